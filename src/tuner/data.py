@@ -1,0 +1,402 @@
+"""Data sets as uint8 arrays, decoded once and cached; seeded stratified splits; a summary.
+
+    python -m tuner.data mnist --data-dir ../shared/data
+
+A data spec is `name[:arg]`: `mnist`, `fashion_mnist`, `cifar10`, `imagefolder:PATH[@SIZE]`
+(a folder or .tar.gz of class folders, optionally with train/ and test/ inside; @SIZE
+resizes to SIZE x SIZE) and `synthetic[:CxHxW]` (generated, for tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import os
+import sys
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tuner.errors import UserError, run_cli, unknown_name
+
+DATA_ENV = "TUNER_DATA"
+CACHE_ENV = "TUNER_CACHE"
+CACHE_VERSION = 1
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class Dataset:
+    """Images as uint8 (N, C, H, W) numpy arrays and int64 labels: cheap to pickle into Ray's object store."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[str]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def subset(self, n_train: int, n_test: int | None = None, seed: int = 0) -> Dataset:
+        """A stratified random subset (for smoke runs); keeps every class."""
+        train = _stratified_take(self.y_train, n_train, seed)
+        test = _stratified_take(self.y_test, n_test if n_test is not None else max(n_train // 5, 1), seed)
+        return Dataset(self.name, self.x_train[train], self.y_train[train],
+                       self.x_test[test], self.y_test[test], list(self.classes))
+
+
+def _stratified_take(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    if n >= len(labels):
+        return np.arange(len(labels))
+    rest, _ = stratified_split(labels, 1 - n / len(labels), seed)
+    return rest
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of indices into (train, val) keeping every class's share; both sorted."""
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * val_fraction))
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def channel_stats(x: np.ndarray, chunk: int = 8192) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images, in [0, 1] units."""
+    total = np.zeros(x.shape[1])
+    total_sq = np.zeros(x.shape[1])
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk].astype(np.float64)
+        total += part.sum(axis=(0, 2, 3))
+        total_sq += (part ** 2).sum(axis=(0, 2, 3))
+    count = len(x) * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 1e-12))
+    return (mean / 255).tolist(), (std / 255).tolist()
+
+
+# ---------------------------------------------------------------- locating data
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """--data-dir, else $TUNER_DATA, else ~/.cache/tuner."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    return Path.home() / ".cache" / "tuner"
+
+
+def cache_dir(root: Path) -> Path:
+    """$TUNER_CACHE, else beside the data when that folder is writable, else ~/.cache/tuner/cache.
+
+    Writability is read from the permission bits as well as access(): root passes access()
+    everywhere, and a folder marked read-only (a shared data copy) must stay untouched.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    beside = root / "tuner-cache"
+    for folder in (beside, root):
+        if folder.is_dir():
+            if _writable(folder):
+                return beside
+            break
+    return Path.home() / ".cache" / "tuner" / "cache"
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+
+
+def _missing(name: str, root: Path, looked_for: str) -> UserError:
+    return UserError(
+        f"data set {name!r} not found under data root {root} (looked for {looked_for}) and it could not be "
+        f"downloaded; put it there or point --data-dir or ${DATA_ENV} at a folder that has it "
+        f"(on the project's machines: {DATA_ENV}=../shared/data)")
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find_idx(raw_dir: Path, stem: str) -> Path | None:
+    for candidate in (raw_dir / stem, raw_dir / f"{stem}.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _idx_dataset(folder: str, name: str, classes: list[str]) -> Callable:
+    def load(root: Path, arg: str | None) -> Dataset:
+        raw = root / folder / "raw"
+        stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        paths = [_find_idx(raw, s) for s in stems]
+        if None in paths:
+            _try_download(folder, root, name, f"{raw}/*-ubyte")
+            paths = [_find_idx(raw, s) for s in stems]
+        xtr, ytr, xte, yte = (_read_idx(p) for p in paths)
+        return Dataset(name, xtr[:, None].copy(), ytr.astype(np.int64), xte[:, None].copy(), yte.astype(np.int64), classes)
+    return load
+
+
+def _try_download(tv_class: str, root: Path, name: str, looked_for: str) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        print(f"downloading {name} into {root} ...", file=sys.stderr)
+        download(tv_class, root)
+    except Exception as exc:  # any network or filesystem failure means: not available here
+        raise _missing(name, root, looked_for) from exc
+
+
+def download(tv_class: str, root: Path) -> None:
+    """torchvision's own download of a data set class (MNIST, FashionMNIST, CIFAR10) into root."""
+    import torchvision.datasets as tvd
+    getattr(tvd, tv_class)(root=str(root), train=True, download=True)
+    getattr(tvd, tv_class)(root=str(root), train=False, download=True)
+
+
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+
+def load_cifar10(root: Path, arg: str | None) -> Dataset:
+    """torchvision's pickled batches if present, else the ImageFolder JPEG copy, else a download."""
+    batches = root / "cifar-10-batches-py"
+    jpeg = next((p for p in (root / "cifar10-jpeg.tar.gz", root / "cifar10-jpeg") if p.exists()), None)
+    if not batches.exists() and jpeg is None:
+        _try_download("CIFAR10", root, "cifar10", f"{batches} or {root / 'cifar10-jpeg.tar.gz'}")
+    if batches.exists():
+        import torchvision.datasets as tvd
+        train = tvd.CIFAR10(str(root), train=True, download=False)
+        test = tvd.CIFAR10(str(root), train=False, download=False)
+        return Dataset("cifar10", train.data.transpose(0, 3, 1, 2).copy(), np.asarray(train.targets, np.int64),
+                       test.data.transpose(0, 3, 1, 2).copy(), np.asarray(test.targets, np.int64), list(train.classes))
+    data = load_imagefolder(root, str(jpeg))
+    data.name = "cifar10"
+    return data
+
+
+def load_imagefolder(root: Path, arg: str | None) -> Dataset:
+    if not arg:
+        raise UserError("imagefolder needs a path: imagefolder:PATH[@SIZE]")
+    path_text, _, size_text = arg.partition("@")
+    size = _parse_size(size_text) if size_text else None
+    path = Path(path_text).expanduser()
+    if not path.is_absolute() and not path.exists() and (root / path).exists():
+        path = root / path
+    if not path.exists():
+        raise UserError(f"imagefolder path {path} does not exist")
+    files = list(_tar_images(path) if path.is_file() else _dir_images(path))
+    if not files:
+        raise UserError(f"imagefolder {path} holds no images in class folders (expected CLASS/IMAGE.jpg)")
+    return _decode_tree(path, files, size)
+
+
+def _parse_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 4:
+        raise UserError(f"imagefolder size must be an integer >= 4, got {text!r}")
+    return int(text)
+
+
+def _dir_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    for file in sorted(path.rglob("*")):
+        if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+            yield file.relative_to(path).as_posix(), file.read_bytes
+
+
+def _tar_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.isfile() and Path(member.name).suffix.lower() in IMAGE_SUFFIXES:
+                    payload = tar.extractfile(member).read()
+                    yield member.name, (lambda b=payload: b)
+    except tarfile.TarError as exc:
+        raise UserError(f"imagefolder {path} is not a readable tar archive: {exc}") from exc
+
+
+def _decode_tree(path: Path, files: list[tuple[str, Callable[[], bytes]]], size: int | None) -> Dataset:
+    """Class = parent folder; split = a `train`/`test`/`val` folder above it if any."""
+    from PIL import Image
+
+    records = []
+    for rel, _ in files:
+        parts = Path(rel).parts
+        split = next((p for p in parts[:-2] if p in ("train", "test", "val")), "train")
+        records.append((split if split != "val" else "test", parts[-2]))
+    classes = sorted({cls for _, cls in records})
+    index = {cls: i for i, cls in enumerate(classes)}
+    images, mode, shape = [], None, None
+    for i, (rel, read) in enumerate(files):
+        img = Image.open(io.BytesIO(read()))
+        mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
+        img = img.convert(mode)
+        if size:
+            img = img.resize((size, size), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        if shape is None:
+            shape = arr.shape
+        elif arr.shape != shape:
+            raise UserError(f"imagefolder {path}: {rel} is {arr.shape[1:]} but earlier images are {shape[1:]}; "
+                            f"add @SIZE to the spec to resize all images, e.g. imagefolder:{path}@32")
+        images.append(arr)
+        if (i + 1) % 10000 == 0:
+            print(f"  decoded {i + 1}/{len(files)} images", file=sys.stderr)
+    x = np.stack(images)
+    y = np.array([index[cls] for _, cls in records], dtype=np.int64)
+    is_test = np.array([split == "test" for split, _ in records])
+    if not is_test.any():
+        keep, test = stratified_split(y, 0.2, seed=0)
+        is_test = np.zeros(len(y), bool)
+        is_test[test] = True
+        print(f"  {path} has no test/ folder: a seeded stratified 20% is held out as test", file=sys.stderr)
+    name = f"imagefolder:{path}"
+    return Dataset(name, x[~is_test], y[~is_test], x[is_test], y[is_test], classes)
+
+
+def load_synthetic(root: Path, arg: str | None) -> Dataset:
+    """Class templates under heavy noise, 15% of labels redrawn at random (so ~87% is the ceiling);
+    deterministic. `synthetic[:CxHxW]`, default 1x28x28: 2,000 train and 500 test images."""
+    try:
+        c, h, w = (int(v) for v in (arg or "1x28x28").split("x"))
+    except ValueError:
+        raise UserError(f"synthetic shape must be CxHxW like 3x32x32, got {arg!r}") from None
+    rng = np.random.default_rng(1234)
+    num_classes, n_train, n_test = 10, 2000, 500
+    coarse = rng.uniform(0, 1, (num_classes, c, -(-h // 4), -(-w // 4)))
+    templates = np.kron(coarse, np.ones((1, 1, 4, 4)))[:, :, :h, :w]
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n) % num_classes
+        rng.shuffle(y)
+        x = 0.15 * templates[y] + 0.85 * rng.uniform(0, 1, (n, c, h, w))
+        relabel = rng.uniform(size=n) < 0.15
+        y[relabel] = rng.integers(0, num_classes, relabel.sum())
+        return (x * 255).round().astype(np.uint8), y.astype(np.int64)
+
+    xtr, ytr = make(n_train)
+    xte, yte = make(n_test)
+    return Dataset(f"synthetic:{c}x{h}x{w}", xtr, ytr, xte, yte, [f"class{i}" for i in range(num_classes)])
+
+
+DATASETS: dict[str, Callable[[Path, str | None], Dataset]] = {
+    "mnist": _idx_dataset("MNIST", "mnist", MNIST_CLASSES),
+    "fashion_mnist": _idx_dataset("FashionMNIST", "fashion_mnist", FASHION_CLASSES),
+    "cifar10": load_cifar10,
+    "imagefolder": load_imagefolder,
+    "synthetic": load_synthetic,
+}
+UNCACHED = {"synthetic"}
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    name, _, arg = spec.partition(":")
+    if name not in DATASETS:
+        raise unknown_name("data set", name, DATASETS)
+    return name, arg or None
+
+
+def load(spec: str, data_dir: str | os.PathLike | None = None, verbose: bool = True) -> Dataset:
+    """Load a data set by spec; decoded images are cached so the second load is a file read."""
+    name, arg = parse_spec(spec)
+    root = data_root(data_dir)
+    if name in UNCACHED:
+        return DATASETS[name](root, arg)
+    cache = cache_dir(root) / f"{_cache_key(name, arg, root)}.npz"
+    if cache.exists():
+        return _read_cache(cache)
+    if verbose:
+        print(f"decoding {spec} from {root} (once; cached at {cache}) ...", file=sys.stderr)
+    data = DATASETS[name](root, arg)
+    _write_cache(cache, data)
+    return data
+
+
+def _cache_key(name: str, arg: str | None, root: Path) -> str:
+    ident = f"v{CACHE_VERSION}|{name}|{arg}|{root.resolve()}"
+    if name == "imagefolder" and arg:
+        source = Path(arg.partition("@")[0]).expanduser()
+        if source.exists():
+            ident += f"|{source.resolve()}|{source.stat().st_mtime_ns}"
+    return f"{name}-{hashlib.sha1(ident.encode()).hexdigest()[:12]}"
+
+
+def _write_cache(path: Path, data: Dataset) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test,
+                 classes=np.array(data.classes), name=np.array(data.name))
+        tmp.replace(path)
+    except OSError as exc:
+        print(f"warning: could not write data cache {path}: {exc}", file=sys.stderr)
+
+
+def _read_cache(path: Path) -> Dataset:
+    with np.load(path) as f:
+        return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
+                       [str(c) for c in f["classes"]])
+
+
+# ---------------------------------------------------------------- summary
+
+
+def summary(data: Dataset, val_fraction: float = 0.1, split_seed: int = 0) -> str:
+    """Counts per class for train/val/test, image shape and the train split's per-channel mean/std."""
+    train_idx, val_idx = stratified_split(data.y_train, val_fraction, split_seed)
+    mean, std = channel_stats(data.x_train[train_idx])
+    counts = {split: np.bincount(y, minlength=data.num_classes) for split, y in
+              (("train", data.y_train[train_idx]), ("val", data.y_train[val_idx]), ("test", data.y_test))}
+    width = max(len(c) for c in data.classes)
+    lines = [f"data {data.name}: images {data.image_shape[0]}x{data.image_shape[1]}x{data.image_shape[2]} uint8, "
+             f"{data.num_classes} classes, train {len(train_idx)} / val {len(val_idx)} / test {len(data.y_test)} "
+             f"(val {val_fraction:.0%} of train, stratified, seed {split_seed})",
+             "  mean " + ", ".join(f"{m:.4f}" for m in mean) + "   std " + ", ".join(f"{s:.4f}" for s in std),
+             f"  {'class':<{width}} {'train':>7} {'val':>6} {'test':>6}"]
+    for i, cls in enumerate(data.classes):
+        lines.append(f"  {cls:<{width}} {counts['train'][i]:>7} {counts['val'][i]:>6} {counts['test'][i]:>6}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuner.data", description="Load (and cache) a data set and "
+                                     "print its summary.")
+    parser.add_argument("spec", help="mnist | fashion_mnist | cifar10 | imagefolder:PATH[@SIZE] | synthetic[:CxHxW]")
+    parser.add_argument("--data-dir", help=f"data root (default ${DATA_ENV}, else ~/.cache/tuner)")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--split-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(summary(load(args.spec, args.data_dir), args.val_fraction, args.split_seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,21 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The offline MNIST/CIFAR-10 copies beside the repo (../shared/data), or $TUNER_DATA."""
+    root = Path(os.environ.get("TUNER_DATA", SHARED_DATA))
+    if not (root / "MNIST").exists():
+        pytest.fail(f"shared data not found at {root}: set TUNER_DATA")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Data caches go to one temp folder per test session, never into the shared data or ~/.cache."""
+    monkeypatch.setenv("TUNER_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
