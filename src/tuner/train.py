@@ -375,7 +375,8 @@ class Run:
         val = evaluate(self.step_model, self.val_data, self.num_classes, self.cfg.eval_batch_size, self.precision)
         self.schedule.after_epoch(val.loss if math.isfinite(val.loss) else math.inf)
         record = {"epoch": self.epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
-                  "val_loss": val.loss, "val_acc": val.acc, "epoch_time_s": time.perf_counter() - started}
+                  "val_loss": val.loss, "val_acc": val.acc, "epoch_time_s": time.perf_counter() - started,
+                  "num_params": self.num_params}
         record["status"] = self.end_of_epoch(record, finite)
         self.tracker.history.append(dict(record))
         return record

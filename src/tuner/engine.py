@@ -1,0 +1,267 @@
+"""Run a Sweep with Ray Tune: build the Tuner from the spec, run or resume it, write the run folder.
+
+The library behind `python -m tuner.sweep`. Ray and Optuna objects are used as they are:
+Tuner, OptunaSearch, BasicVariantGenerator, ASHAScheduler/HyperBandScheduler/MedianStoppingRule,
+with_parameters/with_resources, FailureConfig, CheckpointConfig.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tuner import data as data_lib
+from tuner import results, spec
+from tuner.errors import UserError
+from tuner.progress import ProgressLine
+from tuner.spec import Sweep
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays quiet, ProgressLine reports
+RAY_FOLDER = "ray"
+SMOKE_TEST_IMAGES = 500
+
+
+@dataclass
+class RunOptions:
+    results: Path | None = None  # the run folder; default runs/<name>-<timestamp>
+    data_dir: str | None = None
+    address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
+    dashboard: bool = True
+    dashboard_host: str = "127.0.0.1"
+    device: str = "auto"  # where the driver evaluates the chosen model on the test set
+    cli: dict[str, Any] = field(default_factory=dict)  # how the sweep was changed on the command line
+
+
+def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
+    if options.results:
+        run_dir = Path(options.results)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"--results {run_dir} exists and is not empty; resume it with --resume {run_dir}")
+        return run_dir
+    return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def check_run_dir(run_dir: Path) -> dict[str, Any]:
+    """A folder --resume can continue: it has spec.json, sweep.py and Ray's experiment state."""
+    needed = [run_dir / "spec.json", run_dir / "sweep.py", run_dir / RAY_FOLDER]
+    missing = [p.name for p in needed if not p.exists()]
+    if not run_dir.is_dir() or missing:
+        raise UserError(f"--resume {run_dir} is not a tuner run folder (missing: {', '.join(missing) or run_dir})")
+    try:
+        return json.loads((run_dir / "spec.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--resume {run_dir}: spec.json is not valid JSON ({exc})") from None
+
+
+def load_data(sweep: Sweep, data_dir: str | None) -> data_lib.Dataset:
+    dataset = data_lib.load(sweep.data, data_dir)
+    if sweep.subset:
+        dataset = dataset.subset(sweep.subset, SMOKE_TEST_IMAGES, seed=0)
+    return dataset
+
+
+def param_space(sweep: Sweep) -> dict[str, Any]:
+    from ray import tune
+
+    fixed = {k: v for k, v in sweep.fixed_config().items() if k != "subset"}
+    searched = dict(sweep.space) if isinstance(sweep.space, dict) else {}
+    seeds = tune.grid_search(list(sweep.seeds)) if len(sweep.seeds) > 1 else sweep.seeds[0]
+    return {**fixed, **searched, "seed": seeds}
+
+
+def search_algorithm(sweep: Sweep) -> Any:
+    from ray.tune.search import BasicVariantGenerator
+
+    if sweep.search in ("grid", "random"):
+        return BasicVariantGenerator(random_state=sweep.search_seed, max_concurrent=sweep.max_concurrent)
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    metric, mode = _objectives(sweep)
+    space = sweep.space if callable(sweep.space) else None
+    sampler = optuna.samplers.TPESampler(seed=sweep.search_seed, multivariate=True, group=callable(sweep.space),
+                                         n_startup_trials=max(3, min(10, sweep.num_samples // 4)))
+    if sweep.objectives:
+        sampler = optuna.samplers.NSGAIISampler(seed=sweep.search_seed) if sweep.num_samples >= 50 else \
+            optuna.samplers.TPESampler(seed=sweep.search_seed)
+    return OptunaSearch(space=space, metric=metric, mode=mode, sampler=sampler)
+
+
+def _objectives(sweep: Sweep) -> tuple[Any, Any]:
+    if sweep.objectives:
+        return [m for m, _ in sweep.objectives], [d for _, d in sweep.objectives]
+    return sweep.metric, sweep.mode
+
+
+def trial_scheduler(sweep: Sweep) -> Any:
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler, MedianStoppingRule
+
+    common = {"time_attr": "training_iteration"}  # metric and mode come from TuneConfig
+    if sweep.trial_scheduler == "asha":
+        return ASHAScheduler(max_t=sweep.max_epochs, grace_period=min(sweep.grace_period, sweep.max_epochs),
+                             reduction_factor=sweep.reduction_factor, **common)
+    if sweep.trial_scheduler == "hyperband":
+        return HyperBandScheduler(max_t=sweep.max_epochs, reduction_factor=sweep.reduction_factor, **common)
+    if sweep.trial_scheduler == "median":
+        return MedianStoppingRule(grace_period=sweep.grace_period, min_samples_required=3, **common)
+    return FIFOScheduler()
+
+
+def trainable(sweep: Sweep, dataset: data_lib.Dataset) -> Any:
+    from ray import tune
+
+    from tuner.trainable import run_trial
+
+    resources = {"cpu": sweep.cpu, "gpu": sweep.gpu}
+    return tune.with_resources(tune.with_parameters(run_trial, data=dataset), resources)
+
+
+def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path) -> Any:
+    from ray import tune
+
+    multi = bool(sweep.objectives)
+    tune_config = tune.TuneConfig(
+        metric=None if multi else sweep.metric, mode=None if multi else sweep.mode,
+        search_alg=search_algorithm(sweep), scheduler=trial_scheduler(sweep),
+        num_samples=1 if sweep.search == "grid" else sweep.num_samples,
+        max_concurrent_trials=(sweep.max_concurrent or None) if sweep.search == "optuna" else None,
+        time_budget_s=sweep.time_budget_s, reuse_actors=True,
+        trial_dirname_creator=results.trial_dirname)
+    progress = ProgressLine(sweep.metric, sweep.mode, expected_trials(sweep), sweep.max_epochs)
+    run_config = tune.RunConfig(
+        name=RAY_FOLDER, storage_path=str(run_dir.resolve()), verbose=0, callbacks=[progress],
+        failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
+    return tune.Tuner(trainable(sweep, dataset), param_space=param_space(sweep), tune_config=tune_config,
+                      run_config=run_config)
+
+
+def expected_trials(sweep: Sweep) -> int:
+    """Trials Tune will start: grid points (seeds included) x num_samples (1 for grid search)."""
+    points = math.prod(len(v) for v in spec.grid_values(param_space(sweep)).values())
+    return points * (1 if sweep.search == "grid" else sweep.num_samples)
+
+
+# ---------------------------------------------------------------- Ray
+
+
+def start_ray(options: RunOptions) -> str | None:
+    """Join --address, or start a local Ray with its dashboard on dashboard_host; returns the dashboard URL."""
+    import ray
+
+    if ray.is_initialized():
+        return None
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
+    if options.address:
+        context = ray.init(address=options.address, **kwargs)
+    else:
+        context = ray.init(include_dashboard=options.dashboard, dashboard_host=options.dashboard_host, **kwargs)
+    url = getattr(context, "dashboard_url", None)
+    return f"http://{url}" if url and not url.startswith("http") else url
+
+
+def dashboard_hint(url: str | None) -> str:
+    if not url:
+        return "Ray dashboard: off (--no-dashboard or not available)"
+    token = Path.home() / ".ray" / "auth_token"
+    auth = (f"; it asks for a token: paste the output of `ray get-auth-token` (the file {token})"
+            if os.environ.get("RAY_AUTH_MODE", "token") != "disabled" else "")
+    return f"Ray dashboard: {url} (live trials, CPU/GPU use, logs){auth}"
+
+
+# ---------------------------------------------------------------- running
+
+
+def environment() -> dict[str, Any]:
+    """Git commit, package versions and the command, saved with every run so any trial can be re-run."""
+    versions = {}
+    for package in ("torch", "torchvision", "ray", "optuna", "pandas", "numpy", "matplotlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"git_commit": commit, "versions": versions, "python": platform.python_version(),
+            "host": platform.node(), "command": " ".join(sys.argv)}
+
+
+def prepare(sweep: Sweep, sweep_path: Path, options: RunOptions) -> Path:
+    run_dir = new_run_dir(sweep, options)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sweep_path, run_dir / "sweep.py")
+    resolved = {"sweep": sweep.to_json(), "fixed_config": sweep.fixed_config(), "cli": options.cli,
+                "expected_trials": expected_trials(sweep), "environment": environment()}
+    (run_dir / "spec.json").write_text(json.dumps(resolved, indent=2, default=str))
+    return run_dir
+
+
+def execute(sweep: Sweep, run_dir: Path, dataset: data_lib.Dataset, options: RunOptions, tuner: Any,
+            resumed: bool = False) -> dict[str, Any]:
+    started = time.time()
+    print(f"run folder: {run_dir}", flush=True)
+    grid = tuner.fit()
+    wall = time.time() - started
+    ended_by = _ended_by(sweep, grid, wall)
+    info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+            "finished": datetime.now().isoformat(timespec="seconds"), "wall_time_s": round(wall, 2),
+            "ended_by": ended_by, "resumed": resumed, "ray_address": options.address or "local",
+            "expected_trials": expected_trials(sweep)}
+    previous = _previous_wall_time(run_dir) if resumed else 0.0
+    info["total_wall_time_s"] = round(previous + wall, 2)
+    return results.write(run_dir, sweep, grid, dataset, info, options.device)
+
+
+def _previous_wall_time(run_dir: Path) -> float:
+    try:
+        return float(json.loads((run_dir / "run.json").read_text()).get("total_wall_time_s", 0))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _ended_by(sweep: Sweep, grid: Any, wall: float) -> str:
+    unfinished = any(r.metrics and r.metrics.get("status") == "running" and
+                     r.metrics.get("training_iteration", 0) < sweep.max_epochs for r in grid)
+    if sweep.time_budget_s and wall >= sweep.time_budget_s * 0.98:
+        return "time_budget"
+    if unfinished and sweep.trial_scheduler == "none":
+        return "interrupted"
+    return "completed"
+
+
+def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict[str, Any]]:
+    """Start a new sweep: run folder, data loaded once, Ray, Tune; returns (run folder, written results)."""
+    dataset = load_data(sweep, options.data_dir)
+    run_dir = prepare(sweep, sweep_path, options)
+    print(dashboard_hint(start_ray(options)), flush=True)
+    tuner = build_tuner(sweep, dataset, run_dir)
+    return run_dir, execute(sweep, run_dir, dataset, options, tuner)
+
+
+def resume(run_dir: Path, sweep: Sweep, options: RunOptions) -> tuple[Path, dict[str, Any]]:
+    """Continue a killed sweep with Tuner.restore: finished trials stay, unfinished ones restart from checkpoints."""
+    from ray import tune
+
+    dataset = load_data(sweep, options.data_dir)
+    print(dashboard_hint(start_ray(options)), flush=True)
+    tuner = tune.Tuner.restore(str((run_dir / RAY_FOLDER).resolve()), trainable=trainable(sweep, dataset),
+                               resume_unfinished=True, resume_errored=False, restart_errored=False)
+    return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True)

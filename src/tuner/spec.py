@@ -1,0 +1,373 @@
+"""Sweep files: the Sweep dataclass, loading a sweep file, command-line overrides, validation.
+
+A sweep file is a plain Python module that defines `sweep = Sweep(...)`:
+
+    from ray import tune
+    from tuner.spec import Sweep
+
+    sweep = Sweep(
+        data="mnist", model="mlp",
+        fixed={"batch_size": 128},
+        space={"optimizer": tune.choice(["sgd", "adam"]), "lr": tune.loguniform(1e-4, 1e-1)},
+        search="optuna", trial_scheduler="asha", num_samples=20, max_epochs=10,
+    )
+
+`space` holds Ray Tune primitives keyed by TrainConfig field, or (search="optuna") a
+define-by-run function `space(trial) -> dict | None` for conditional spaces. Everything is
+validated here, before Ray starts: bad input is a UserError naming the file and field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import itertools
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search.sample import Categorical, Domain, Float, Integer
+
+from tuner import train
+from tuner.config import TrainConfig, coerce, field_names
+from tuner.errors import UserError
+
+SEARCHES = ("grid", "random", "optuna")
+TRIAL_SCHEDULERS = ("asha", "hyperband", "median", "none")
+METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min", "num_params": "min"}
+SMOKE_TRAIN_IMAGES = 2000
+SWEEP_MODULE = "tuner_sweep_file"  # one fixed name, so a resumed run (which loads RUN_DIR/sweep.py) unpickles it
+
+
+@dataclass
+class Sweep:
+    name: str = ""  # run folder prefix; default: the sweep file's name
+    description: str = ""  # one line for the report header
+    data: str = "mnist"  # data spec (tuner.data): mnist, cifar10, imagefolder:PATH, synthetic, ...
+    model: str = "mlp"  # default model; search over models with space={"model": tune.choice([...])}
+    fixed: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields held constant
+    space: dict[str, Any] | Callable[[Any], dict[str, Any] | None] = field(default_factory=dict)
+    search: str = "random"  # grid | random | optuna (TPE)
+    trial_scheduler: str = "asha"  # early stopping of weak trials: asha | hyperband | median | none
+    grace_period: int = 1  # epochs a trial runs before it can be stopped
+    reduction_factor: float = 3  # asha/hyperband: keep 1/reduction_factor at each rung
+    metric: str = "val_acc"  # selects trials; validation only, never test
+    mode: str = "max"
+    objectives: list[tuple[str, str]] | None = None  # optuna multi-objective, e.g. [("val_acc","max"),("num_params","min")]
+    num_samples: int = 10  # random/optuna: trials; grid: repeats of the whole grid
+    max_epochs: int = 10  # epochs per trial at most (sets TrainConfig.epochs)
+    seeds: list[int] = field(default_factory=lambda: [0])  # grid: every point runs once per seed
+    search_seed: int = 0  # seeds the search algorithm (which configurations are drawn)
+    cpu: float = 1  # CPUs per trial
+    gpu: float = 0  # GPUs per trial; fractions share a GPU (0.25 packs four trials, memory not isolated)
+    max_concurrent: int = 0  # trials at once (0: as many as resources allow)
+    max_failures: int = 1  # retries of a crashed trial (from its last checkpoint) before it is ERROR
+    checkpoint_keep: int = 2  # checkpoints kept per trial
+    time_budget_s: float | None = None  # wall-clock budget for the whole sweep
+    subset: int = 0  # train+val images per trial (0 = all); set by --smoke
+
+    @property
+    def space_keys(self) -> list[str]:
+        return sorted(self.space) if isinstance(self.space, dict) else []
+
+    def fixed_config(self) -> dict[str, Any]:
+        """TrainConfig values shared by every trial."""
+        base = {"data": self.data, "model": self.model, "epochs": self.max_epochs, "subset": self.subset}
+        return {**base, **self.fixed}
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "space"}
+        out["space"] = describe_space(self.space)
+        return out
+
+
+# ---------------------------------------------------------------- describing domains
+
+
+def describe_domain(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"grid_search"}:
+        return f"grid_search({value['grid_search']!r})"
+    if isinstance(value, Categorical):
+        return f"choice({value.categories!r})"
+    if isinstance(value, (Float, Integer)):
+        sampler = type(value.sampler).__name__.lstrip("_")
+        name = {"LogUniform": "loguniform", "Uniform": "uniform" if isinstance(value, Float) else "randint",
+                "Normal": "normal"}.get(sampler, sampler.lower())
+        quantized = getattr(value.sampler, "q", None)
+        q = f", q={quantized}" if quantized else ""
+        return f"{name}({value.lower!r}, {value.upper!r}{q})"
+    if isinstance(value, Domain):
+        return type(value).__name__
+    return repr(value)
+
+
+def describe_space(space: Any) -> Any:
+    if callable(space):
+        return f"optuna define-by-run function {getattr(space, '__name__', 'space')}()"
+    return {key: describe_domain(value) for key, value in sorted(space.items())}
+
+
+def grid_values(space: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: v["grid_search"] for k, v in space.items() if isinstance(v, dict) and set(v) == {"grid_search"}}
+
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(path: str | Path) -> Sweep:
+    """Import a sweep file and return its validated Sweep."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"sweep file {path} not found")
+    spec = importlib.util.spec_from_file_location(SWEEP_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[SWEEP_MODULE] = module  # Tune pickles the search space (a define-by-run function) by reference
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise UserError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    except Exception as exc:
+        line = _line_in(path, exc)
+        raise UserError(f"{path}{line}: {type(exc).__name__}: {exc}") from None
+    sweep = getattr(module, "sweep", None)
+    if sweep is None:
+        raise UserError(f"{path} defines no `sweep = Sweep(...)`")
+    if not isinstance(sweep, Sweep):
+        raise UserError(f"{path}: `sweep` is a {type(sweep).__name__}, expected tuner.spec.Sweep")
+    if not sweep.name:
+        sweep.name = path.stem
+    validate(sweep, where=str(path))
+    return sweep
+
+
+def _line_in(path: Path, exc: BaseException) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).resolve() == path.resolve():
+            return f":{frame.lineno}"
+    return ""
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
+    """--set key=value: a Sweep field is overridden; a TrainConfig field is fixed (and leaves the space)."""
+    sweep = dataclasses.replace(sweep, fixed=dict(sweep.fixed),
+                                space=dict(sweep.space) if isinstance(sweep.space, dict) else sweep.space)
+    sweep_fields = {f.name: f for f in fields(Sweep)}
+    hints = _sweep_hints()
+    for key, value in assignments.items():
+        if key in ("fixed", "space", "objectives"):
+            raise UserError(f"--set {key}=... is not supported; edit the sweep file")
+        if key in sweep_fields:
+            setattr(sweep, key, _coerce_sweep_field(key, value, hints[key]))
+        elif key in field_names():
+            sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
+            if isinstance(sweep.space, dict):
+                sweep.space.pop(key, None)
+        else:
+            known = list(sweep_fields) + field_names()
+            import difflib
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"--set: unknown key {key!r}{hint}; use a Sweep field or a TrainConfig field")
+    return sweep
+
+
+def _sweep_hints() -> dict[str, Any]:
+    import typing
+    return typing.get_type_hints(Sweep)
+
+
+def _coerce_sweep_field(key: str, value: Any, annotation: Any) -> Any:
+    if key == "seeds":
+        return [int(v) for v in str(value).strip("[]").split(",") if v.strip()]
+    if annotation in (float | None, int | None):
+        return coerce(key, value, annotation)
+    for kind in (bool, int, float, str):
+        if annotation is kind:
+            return coerce(key, value, kind)
+    raise UserError(f"--set {key}=... is not supported; edit the sweep file")
+
+
+def smoke(sweep: Sweep) -> Sweep:
+    """2 trials x 1 epoch on a small subset: does this sweep file run at all?"""
+    space = sweep.space
+    if isinstance(space, dict):
+        from ray import tune
+        space = {k: tune.choice(v) for k, v in grid_values(space).items()} | \
+                {k: v for k, v in space.items() if k not in grid_values(space)}
+    return dataclasses.replace(sweep, space=space, search="random" if sweep.search == "grid" else sweep.search,
+                               num_samples=2, max_epochs=1, seeds=sweep.seeds[:1], trial_scheduler="none",
+                               subset=SMOKE_TRAIN_IMAGES, time_budget_s=None)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate(sweep: Sweep, where: str = "sweep") -> None:
+    def fail(message: str) -> None:
+        raise UserError(f"{where}: {message}")
+
+    if sweep.search not in SEARCHES:
+        fail(f"search {sweep.search!r} is not one of {', '.join(SEARCHES)}")
+    if sweep.trial_scheduler not in TRIAL_SCHEDULERS:
+        fail(f"trial_scheduler {sweep.trial_scheduler!r} is not one of {', '.join(TRIAL_SCHEDULERS)}")
+    for key in ("num_samples", "max_epochs", "grace_period"):
+        if not isinstance(getattr(sweep, key), int) or getattr(sweep, key) < 1:
+            fail(f"{key} must be a positive integer, got {getattr(sweep, key)!r}")
+    for key in ("cpu", "gpu", "max_concurrent", "max_failures", "subset"):
+        if getattr(sweep, key) < 0:
+            fail(f"{key} must be >= 0, got {getattr(sweep, key)!r}")
+    if sweep.cpu == 0 and sweep.gpu == 0:
+        fail("a trial needs cpu > 0 or gpu > 0")
+    if sweep.gpu > 1 and sweep.gpu != int(sweep.gpu):
+        fail(f"gpu above 1 must be a whole number, got {sweep.gpu}")
+    if sweep.reduction_factor <= 1:
+        fail(f"reduction_factor must be > 1, got {sweep.reduction_factor}")
+    if sweep.time_budget_s is not None and sweep.time_budget_s <= 0:
+        fail(f"time_budget_s must be > 0, got {sweep.time_budget_s}")
+    if sweep.checkpoint_keep < 1:
+        fail(f"checkpoint_keep must be >= 1, got {sweep.checkpoint_keep}")
+    if not sweep.seeds or not all(isinstance(s, int) for s in sweep.seeds):
+        fail(f"seeds must be a non-empty list of integers, got {sweep.seeds!r}")
+    _validate_objectives(sweep, fail)
+    unknown = [k for k in sweep.fixed if k not in field_names()]
+    if unknown:
+        fail(f"fixed: unknown setting {unknown[0]!r}")
+    if "epochs" in sweep.fixed or "seed" in sweep.fixed:
+        fail("fixed: set epochs with max_epochs and seed with seeds")
+    if callable(sweep.space):
+        if sweep.search != "optuna":
+            fail("a define-by-run space (a function) needs search='optuna'")
+        _validate_define_by_run(sweep, fail)
+    elif isinstance(sweep.space, dict):
+        _validate_space(sweep, fail)
+    else:
+        fail(f"space must be a dict or a function, got {type(sweep.space).__name__}")
+    try:
+        train.validate(TrainConfig.from_dict(sweep.fixed_config()))
+    except UserError as exc:
+        fail(f"fixed settings: {exc}")
+
+
+def _validate_objectives(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    pairs = sweep.objectives or [(sweep.metric, sweep.mode)]
+    if sweep.objectives and sweep.search != "optuna":
+        fail("objectives (multi-objective) need search='optuna'")
+    if sweep.objectives and sweep.trial_scheduler != "none":
+        fail("multi-objective sweeps cannot use an early-stopping trial_scheduler; set trial_scheduler='none'")
+    for metric, mode in pairs:
+        if metric not in METRICS:
+            fail(f"metric {metric!r} is not one of {', '.join(METRICS)}")
+        if mode not in ("min", "max"):
+            fail(f"mode {mode!r} must be 'min' or 'max'")
+    if sweep.objectives and sweep.objectives[0][0] != sweep.metric:
+        fail(f"the first objective {sweep.objectives[0][0]!r} must be the sweep's metric {sweep.metric!r}")
+
+
+def _validate_space(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    fixed = sweep.fixed_config()
+    for key, value in sweep.space.items():
+        if key not in field_names():
+            import difflib
+            close = difflib.get_close_matches(key, field_names(), n=1)
+            fail(f"space: unknown hyperparameter {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if key == "epochs":
+            fail("space: epochs is the budget; set max_epochs (ASHA decides how many each trial gets)")
+        if key in sweep.fixed:
+            fail(f"space: {key!r} is both fixed and searched")
+        for candidate in _corner_values(key, value, fail):
+            try:
+                train.validate(TrainConfig.from_dict({**fixed, key: candidate}))
+            except UserError as exc:
+                fail(f"space[{key!r}]: {exc}")
+    grids = grid_values(sweep.space)
+    if sweep.search == "grid":
+        searched = [k for k in sweep.space if k not in grids and isinstance(sweep.space[k], Domain)]
+        if searched:
+            fail(f"search='grid' needs tune.grid_search for every hyperparameter; {searched[0]!r} is "
+                 f"{describe_domain(sweep.space[searched[0]])} (use search='random' or 'optuna')")
+    if sweep.search == "optuna" and grids:
+        fail(f"search='optuna' cannot take tune.grid_search ({next(iter(grids))!r}); use tune.choice")
+
+
+def _corner_values(key: str, value: Any, fail: Callable[[str], None]) -> list[Any]:
+    """The values that could go wrong: every category, and both ends of a range."""
+    if isinstance(value, dict) and set(value) == {"grid_search"}:
+        if not isinstance(value["grid_search"], (list, tuple)) or not value["grid_search"]:
+            fail(f"space[{key!r}]: grid_search needs a non-empty list")
+        return list(value["grid_search"])
+    if isinstance(value, Categorical):
+        if not value.categories:
+            fail(f"space[{key!r}]: choice needs a non-empty list")
+        return list(value.categories)
+    if isinstance(value, (Float, Integer)):
+        low, high = value.lower, value.upper
+        if low is None or high is None:
+            fail(f"space[{key!r}]: {describe_domain(value)} needs finite bounds")
+        if not low < high:
+            fail(f"space[{key!r}]: {describe_domain(value)}: low must be below high")
+        if type(value.sampler).__name__ == "LogUniform" and low <= 0:
+            fail(f"space[{key!r}]: {describe_domain(value)}: loguniform needs low > 0")
+        return [low, high - 1] if isinstance(value, Integer) else [low, high]
+    if isinstance(value, Domain):
+        fail(f"space[{key!r}]: unsupported domain {type(value).__name__}")
+    if isinstance(value, list):
+        fail(f"space[{key!r}]: a plain list is ambiguous; use tune.choice([...]) or tune.grid_search([...])")
+    return [value]
+
+
+def _validate_define_by_run(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    """Run the function on a few throwaway Optuna trials and check what it proposes."""
+    for params in sample_define_by_run(sweep.space, 8, sweep.search_seed, fail):
+        for key in params:
+            if key not in field_names():
+                fail(f"space function proposes unknown hyperparameter {key!r}")
+            if key in ("epochs",) or key in sweep.fixed:
+                fail(f"space function proposes {key!r}, which is fixed")
+        try:
+            train.validate(TrainConfig.from_dict({**sweep.fixed_config(), **params}))
+        except UserError as exc:
+            fail(f"space function: {exc}")
+
+
+def sample_define_by_run(space: Callable, n: int, seed: int, fail: Callable[[str], None] | None = None
+                         ) -> list[dict[str, Any]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        try:
+            constants = space(trial) or {}
+        except Exception as exc:
+            if fail is None:
+                raise
+            fail(f"space function raised {type(exc).__name__}: {exc}")
+        out.append({**trial.params, **constants})
+        study.tell(trial, 0.0)
+    return out
+
+
+def sample_configs(sweep: Sweep, n: int = 5) -> list[dict[str, Any]]:
+    """What trials would look like (for --dry-run): grid points in order, or random draws."""
+    if callable(sweep.space):
+        return sample_define_by_run(sweep.space, n, sweep.search_seed)
+    from ray.tune.search.variant_generator import generate_variants
+
+    space = dict(sweep.space)
+    if len(sweep.seeds) > 1:
+        space["seed"] = {"grid_search": list(sweep.seeds)}
+    if sweep.search == "grid":
+        return [spec for _, spec in itertools.islice(generate_variants(space), n)]
+    return [next(generate_variants(space, random_state=sweep.search_seed + i))[1] for i in range(n)]

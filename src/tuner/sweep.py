@@ -1,0 +1,142 @@
+"""Run a hyperparameter sweep:  python -m tuner.sweep sweeps/mnist_mlp.py [options]
+
+Loads and validates the sweep file (bad input stops here with `error: ...`, exit 2, before
+Ray starts), runs it with Ray Tune, writes the run folder, prints the ranking and the chosen
+configuration's test accuracy (evaluated once, after selection on validation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tuner import engine, spec
+from tuner.config import parse_assignments
+from tuner.errors import UserError, run_cli
+from tuner.results import ranking_table
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tuner.sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sweep_file", nargs="?", help="a Python file defining `sweep = Sweep(...)` (omit with --resume)")
+    p.add_argument("--num-samples", type=int, help="trials to draw (random/optuna) or repeats of the grid")
+    p.add_argument("--max-epochs", type=int, help="epochs per trial at most")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a Sweep field (search=random, trial_scheduler=none, gpu=0.5, ...) or fix a "
+                        "hyperparameter (lr=0.01 removes lr from the search space); repeatable")
+    p.add_argument("--data", metavar="SPEC", help="data set: mnist, fashion_mnist, cifar10, imagefolder:PATH, "
+                                                  "synthetic[:CxHxW]")
+    p.add_argument("--data-dir", help="data root (default $TUNER_DATA, else ~/.cache/tuner)")
+    p.add_argument("--results", type=Path, help="run folder to write (default runs/<sweep>-<YYYYmmdd-HHMMSS>)")
+    p.add_argument("--address", help="join a Ray cluster: auto (on a cluster node) or ray://HOST:10001")
+    p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; 0.25 packs four trials on a GPU")
+    p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
+    p.add_argument("--smoke", action="store_true", help="2 trials x 1 epoch on a small subset: does it run?")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a killed sweep from its run folder")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved sweep and sample configs; run nothing")
+    p.add_argument("--seed", type=int, help="seed of the search algorithm (which configurations are drawn)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="wall-clock budget for the whole sweep; the best found by then is still tested")
+    p.add_argument("--dashboard-host", default="127.0.0.1",
+                   help="address the Ray dashboard binds to (default 127.0.0.1: this machine only)")
+    p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
+    return p
+
+
+def changes_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's changes to the sweep, as saved in spec.json (and re-applied by --resume)."""
+    changes: dict[str, Any] = {"set": parse_assignments(args.set)}
+    for flag, key in (("num_samples", "num_samples"), ("max_epochs", "max_epochs"), ("data", "data"),
+                      ("gpus_per_trial", "gpu"), ("cpus_per_trial", "cpu"), ("seed", "search_seed"),
+                      ("time_budget", "time_budget_s")):
+        value = getattr(args, flag)
+        if value is not None:
+            changes["set"][key] = str(value)
+    changes["smoke"] = bool(args.smoke)
+    return changes
+
+
+def apply_changes(sweep: spec.Sweep, changes: dict[str, Any], where: str) -> spec.Sweep:
+    sweep = spec.apply_overrides(sweep, changes.get("set", {}))
+    if changes.get("smoke"):
+        sweep = spec.smoke(sweep)
+    spec.validate(sweep, where=where)
+    return sweep
+
+
+def dry_run(sweep: spec.Sweep) -> None:
+    for key, value in sweep.to_json().items():
+        if key == "space" and isinstance(value, dict):
+            print("space:")
+            for name, domain in value.items():
+                print(f"  {name:<16} {domain}")
+        else:
+            print(f"{key + ':':<18}{json.dumps(value, default=str)}")
+    print(f"trials to start: {engine.expected_trials(sweep)} (search {sweep.search}, trial scheduler "
+          f"{sweep.trial_scheduler}, up to {sweep.max_epochs} epochs each)")
+    kind = "grid points" if sweep.search == "grid" else "sample configurations (TPE adapts after the first few)" \
+        if sweep.search == "optuna" else "sample configurations"
+    print(f"first {kind}:")
+    for config in spec.sample_configs(sweep, 5):
+        searched = {k: v for k, v in config.items() if k not in sweep.fixed_config() or k == "seed"}
+        print("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(searched.items())))
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def report(run_dir: Path, written: dict[str, Any]) -> None:
+    info = written["run"]
+    print(f"\n{info['trials']} trials, {info['trial_epochs']} trial-epochs in {info['wall_time_s']:.0f} s "
+          f"({', '.join(f'{v} {k}' for k, v in sorted(info['trials_by_status'].items()))})")
+    if info["ended_by"] == "time_budget":
+        print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
+    print(ranking_table(written["trials"]))
+    best = written["best"]
+    if best is None:
+        print("no usable trial (all errored, diverged or got stuck): nothing chosen or tested")
+    else:
+        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in best["searched"].items())
+        spread = ""
+        if best["seeds"]:
+            spread = f" (mean {best['seeds']['mean']:.2%} ± {best['seeds']['std']:.2%} over {best['seeds']['n']} seeds)"
+        print(f"\nchosen: trial {best['trial_id']}: {searched}\n  val_acc {best['val_acc']:.2%}{spread} at epoch "
+              f"{best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
+    print(f"run folder: {run_dir}  (report: python -m tuner.analysis {run_dir})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
+                                dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host)
+    if args.resume:
+        if args.sweep_file:
+            raise UserError("give either a sweep file or --resume RUN_DIR, not both")
+        saved = engine.check_run_dir(args.resume)
+        sweep = apply_changes(spec.load(args.resume / "sweep.py"), saved.get("cli", {}), str(args.resume))
+        sweep = dataclasses.replace(sweep, name=saved["sweep"]["name"])
+        options.cli = saved.get("cli", {})
+        run_dir, written = engine.resume(args.resume, sweep, options)
+        report(run_dir, written)
+        return 0
+    if not args.sweep_file:
+        raise UserError("give a sweep file (e.g. sweeps/mnist_mlp.py) or --resume RUN_DIR")
+    path = Path(args.sweep_file)
+    options.cli = changes_from(args)
+    sweep = apply_changes(spec.load(path), options.cli, str(path))
+    if args.dry_run:
+        dry_run(sweep)
+        return 0
+    run_dir, written = engine.run(sweep, path, options)
+    report(run_dir, written)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,141 @@
+"""The sweep engine with real Ray (num_cpus=2) and real Optuna, on synthetic data."""
+
+import json
+
+import pandas as pd
+import pytest
+import ray
+import torch
+
+from tuner import engine, models, spec, sweep as sweep_cli
+from tuner.config import TrainConfig
+from sweep_helpers import TINY, write_sweep
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def run(tmp_path, body, *args):
+    path = write_sweep(tmp_path, body)
+    out = tmp_path / "run"
+    assert sweep_cli.main([str(path), "--results", str(out), *args]) == 0
+    return out
+
+
+def test_grid_runs_every_point_once_per_seed_and_ranks_by_mean(local_ray, tmp_path, capsys):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.grid_search([1e-3, 3e-3, 1e-2])}},
+                      search="grid", trial_scheduler="none", max_epochs=2, seeds=[0, 1])
+    """)
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 6 and trials["trial_id"].is_unique
+    assert sorted(zip(trials["config/lr"], trials["config/seed"])) == sorted(
+        (lr, s) for lr in (1e-3, 3e-3, 1e-2) for s in (0, 1))
+    assert (trials["status"] == "TERMINATED").all() and (trials["epochs"] == 2).all()
+    best = json.loads((out / "best.json").read_text())
+    assert best["seeds"]["n"] == 2 and set(best["seeds"]["trial_ids"]) <= set(trials["trial_id"])
+    group = trials[trials["trial_id"].isin(best["seeds"]["trial_ids"])]
+    assert best["seeds"]["mean"] == pytest.approx(group["val_acc"].mean())
+    assert "chosen: trial" in capsys.readouterr().out
+
+
+def test_asha_stops_weak_trials_early(local_ray, tmp_path):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-5, 1e-1)}},
+                      search="random", trial_scheduler="asha", grace_period=1, reduction_factor=2,
+                      num_samples=8, max_epochs=4, max_concurrent=2)
+    """)
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 8
+    stopped = trials[trials["status"] == "STOPPED_EARLY"]
+    assert len(stopped) >= 2 and (stopped["epochs"] < 4).all()
+    assert (trials["epochs"] == 4).any()
+    history = pd.read_csv(out / "history.csv")
+    assert history.groupby("trial_id")["epoch"].max().to_dict() == dict(zip(trials["trial_id"], trials["epochs"]))
+
+
+def test_tpe_sweep_writes_the_contracted_run_folder(local_ray, tmp_path):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY},
+                      space={{"lr": tune.loguniform(1e-4, 1e-1), "optimizer": tune.choice(["adam", "sgd"]),
+                              "dropout": tune.uniform(0.0, 0.5)}},
+                      search="optuna", trial_scheduler="asha", num_samples=6, max_epochs=2)
+    """)
+    for name in ("sweep.py", "spec.json", "trials.csv", "history.csv", "best.json", "best_model.pt", "run.json",
+                 "ray", "test_predictions.csv"):
+        assert (out / name).exists(), name
+    trials = pd.read_csv(out / "trials.csv")
+    assert {"trial_id", "status", "epochs", "config/lr", "config/optimizer", "config/dropout", "val_acc",
+            "val_loss", "train_time_s", "seed"} <= set(trials.columns)
+    assert len(trials) == 6
+    history = pd.read_csv(out / "history.csv")
+    assert list(history.columns) == ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
+                                     "epoch_time_s"]
+    best = json.loads((out / "best.json").read_text())
+    assert best["trial_id"] == trials.iloc[0]["trial_id"] and best["val_acc"] == trials["val_acc"].max()
+    assert 0 <= best["test_acc"] <= 1 and len(best["confusion_matrix"]) == 10 and len(best["per_class_acc"]) == 10
+    cfg = TrainConfig.from_dict(best["config"])
+    model = models.build(cfg, (1, 28, 28), 10)
+    model.load_state_dict(torch.load(out / "best_model.pt", weights_only=True))
+    resolved = json.loads((out / "spec.json").read_text())
+    assert resolved["environment"]["versions"]["ray"] and "space" in resolved["sweep"]
+    run_info = json.loads((out / "run.json").read_text())
+    assert run_info["trials"] == 6 and run_info["ended_by"] == "completed"
+
+
+def test_conditional_space_respects_its_conditions(local_ray, tmp_path):
+    out = run(tmp_path, f"""
+        def space(trial):
+            optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+            if optimizer == "sgd":
+                trial.suggest_float("momentum", 0.5, 0.99)
+            scheduler = trial.suggest_categorical("scheduler", ["step", "cosine"])
+            if scheduler == "step":
+                trial.suggest_int("step_size", 1, 3)
+            trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            return {{"nesterov": optimizer == "sgd"}}
+
+        sweep = Sweep(data="synthetic", fixed={TINY}, space=space, search="optuna", trial_scheduler="none",
+                      num_samples=8, max_epochs=1)
+    """)
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 8
+    assert trials["config/momentum"].notna().eq(trials["config/optimizer"] == "sgd").all()
+    assert trials["config/step_size"].notna().eq(trials["config/scheduler"] == "step").all()
+    assert trials["config/nesterov"].eq(trials["config/optimizer"] == "sgd").all()
+
+
+def test_failing_diverging_and_stuck_trials_end_early_and_the_sweep_finishes(local_ray, tmp_path):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic:1x32x32",
+                      fixed={{"width": 30, "heads": 4, "hidden": (32,), "batch_size": 100, "stuck_epochs": 2,
+                              "scheduler": "none", "optimizer": "sgd", "momentum": 0.9}},
+                      space={{"model": tune.grid_search(["mlp", "vit"]), "lr": tune.grid_search([0.05, 1e6, 1e-9])}},
+                      search="grid", trial_scheduler="none", max_epochs=4, max_failures=0)
+    """)
+    trials = pd.read_csv(out / "trials.csv").set_index(["config/model", "config/lr"])
+    assert len(trials) == 6
+    assert (trials.loc["vit", "status"] == "ERROR").all()  # a 30-wide embedding cannot split into 4 heads
+    assert "divisible" in trials.loc[("vit", 0.05), "error"]
+    assert trials.loc[("mlp", 1e6), "status"] == "DIVERGED" and trials.loc[("mlp", 1e6), "epochs"] == 1
+    assert trials.loc[("mlp", 1e-9), "status"] == "STUCK" and trials.loc[("mlp", 1e-9), "epochs"] == 2
+    assert trials.loc[("mlp", 0.05), "status"] == "TERMINATED" and trials.loc[("mlp", 0.05), "epochs"] == 4
+    assert json.loads((out / "best.json").read_text())["searched"] == {"model": "mlp", "lr": 0.05}
+    assert len(list((out / "errors").glob("*.txt"))) == 3
+
+
+def test_time_budget_ends_the_sweep_and_still_tests_the_best(local_ray, tmp_path, capsys):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={{**{TINY}, "batch_size": 10}},
+                      space={{"lr": tune.loguniform(1e-4, 1e-2)}}, search="random", trial_scheduler="none",
+                      num_samples=50, max_epochs=30)
+    """, "--time-budget", "12")
+    printed = capsys.readouterr().out
+    assert "time budget ended the sweep" in printed and "test_acc" in printed
+    assert json.loads((out / "run.json").read_text())["ended_by"] == "time_budget"
+    assert len(pd.read_csv(out / "trials.csv")) < 50
+    assert "test_acc" in json.loads((out / "best.json").read_text())
