@@ -43,6 +43,23 @@ def test_grid_runs_every_point_once_per_seed_and_ranks_by_mean(local_ray, tmp_pa
     assert "chosen: trial" in capsys.readouterr().out
 
 
+def test_random_search_then_confirm_phase_reruns_the_best_on_other_seeds(local_ray, tmp_path):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-4, 1e-1)}},
+                      search="random", trial_scheduler="none", num_samples=4, max_epochs=2, seeds=[0, 1, 2],
+                      confirm_top=2)
+    """)
+    trials = pd.read_csv(out / "trials.csv")
+    search, confirm = trials[trials["phase"] == "search"], trials[trials["phase"] == "confirm"]
+    assert len(search) == 4 and (search["seed"] == 0).all()
+    assert len(confirm) == 4 and sorted(confirm["seed"]) == [1, 1, 2, 2]
+    best_two = search.sort_values("val_acc", ascending=False).head(2)["config/lr"]
+    assert set(confirm["config/lr"]) == set(best_two)
+    best = json.loads((out / "best.json").read_text())
+    assert best["seeds"]["n"] == 3 and best["searched"]["lr"] in set(best_two)
+    assert json.loads((out / "run.json").read_text())["phases"] == ["search", "confirm"]
+
+
 def test_asha_stops_weak_trials_early(local_ray, tmp_path):
     out = run(tmp_path, f"""
         sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-5, 1e-1)}},

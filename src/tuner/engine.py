@@ -30,6 +30,7 @@ from tuner.spec import Sweep
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays quiet, ProgressLine reports
 RAY_FOLDER = "ray"
+CONFIRM_FOLDER = "ray_confirm"
 SMOKE_TEST_IMAGES = 500
 
 
@@ -77,7 +78,8 @@ def param_space(sweep: Sweep) -> dict[str, Any]:
 
     fixed = {k: v for k, v in sweep.fixed_config().items() if k != "subset"}
     searched = dict(sweep.space) if isinstance(sweep.space, dict) else {}
-    seeds = tune.grid_search(list(sweep.seeds)) if len(sweep.seeds) > 1 else sweep.seeds[0]
+    grid_seeds = sweep.search == "grid" and len(sweep.seeds) > 1
+    seeds = tune.grid_search(list(sweep.seeds)) if grid_seeds else sweep.seeds[0]  # others: confirm phase
     return {**fixed, **searched, "seed": seeds}
 
 
@@ -131,6 +133,7 @@ def trainable(sweep: Sweep, dataset: data_lib.Dataset) -> Any:
 
 
 def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path) -> Any:
+    """The search phase: the sweep's space, search algorithm and trial scheduler."""
     from ray import tune
 
     multi = bool(sweep.objectives)
@@ -139,15 +142,45 @@ def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path) -> Any:
         search_alg=search_algorithm(sweep), scheduler=trial_scheduler(sweep),
         num_samples=1 if sweep.search == "grid" else sweep.num_samples,
         max_concurrent_trials=(sweep.max_concurrent or None) if sweep.search == "optuna" else None,
-        time_budget_s=sweep.time_budget_s, reuse_actors=True,
-        trial_dirname_creator=results.trial_dirname)
-    progress = ProgressLine(sweep.metric, sweep.mode, expected_trials(sweep), sweep.max_epochs)
-    run_config = tune.RunConfig(
-        name=RAY_FOLDER, storage_path=str(run_dir.resolve()), verbose=0, callbacks=[progress],
+        time_budget_s=sweep.time_budget_s, reuse_actors=True, trial_dirname_creator=results.trial_dirname)
+    return tune.Tuner(trainable(sweep, dataset), param_space=param_space(sweep), tune_config=tune_config,
+                      run_config=run_config(sweep, run_dir, RAY_FOLDER, expected_trials(sweep)))
+
+
+def run_config(sweep: Sweep, run_dir: Path, name: str, total: int) -> Any:
+    from ray import tune
+
+    return tune.RunConfig(
+        name=name, storage_path=str(run_dir.resolve()), verbose=0,
+        callbacks=[ProgressLine(sweep.metric, sweep.mode, total, sweep.max_epochs)],
         failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
-    return tune.Tuner(trainable(sweep, dataset), param_space=param_space(sweep), tune_config=tune_config,
-                      run_config=run_config)
+
+
+def needs_confirm(sweep: Sweep) -> bool:
+    return sweep.search != "grid" and len(sweep.seeds) > 1 and sweep.confirm_top > 0
+
+
+def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path, search_grid: Any) -> Any | None:
+    """The confirm phase: the search's best configurations, full length, once per other seed."""
+    from ray import tune
+    from ray.tune.search import BasicVariantGenerator
+
+    if (run_dir / CONFIRM_FOLDER).exists():
+        return tune.Tuner.restore(str((run_dir / CONFIRM_FOLDER).resolve()), trainable=trainable(sweep, dataset),
+                                  resume_unfinished=True, resume_errored=False, restart_errored=False)
+    configs = results.top_configs(search_grid, sweep, sweep.confirm_top)
+    if not configs:
+        return None
+    others = list(sweep.seeds[1:])
+    print(f"confirm phase: the best {len(configs)} configurations again with seeds {others}", flush=True)
+    tune_config = tune.TuneConfig(
+        metric=sweep.metric, mode=sweep.mode, num_samples=1, reuse_actors=True,
+        search_alg=BasicVariantGenerator(max_concurrent=sweep.max_concurrent),
+        trial_dirname_creator=results.trial_dirname)
+    space = {"confirm": tune.grid_search(configs), "seed": tune.grid_search(others)}
+    return tune.Tuner(trainable(sweep, dataset), param_space=space, tune_config=tune_config,
+                      run_config=run_config(sweep, run_dir, CONFIRM_FOLDER, len(configs) * len(others)))
 
 
 def expected_trials(sweep: Sweep) -> int:
@@ -216,18 +249,23 @@ def prepare(sweep: Sweep, sweep_path: Path, options: RunOptions) -> Path:
 
 def execute(sweep: Sweep, run_dir: Path, dataset: data_lib.Dataset, options: RunOptions, tuner: Any,
             resumed: bool = False) -> dict[str, Any]:
+    """Run (or finish) the search, then the confirm phase if the sweep asks for one; write the run folder."""
     started = time.time()
     print(f"run folder: {run_dir}", flush=True)
-    grid = tuner.fit()
+    grids = [("search", tuner.fit())]
+    ended_by = _ended_by(sweep, grids[0][1], time.time() - started)
+    if needs_confirm(sweep) and ended_by == "completed":
+        confirm = confirm_tuner(sweep, dataset, run_dir, grids[0][1])
+        if confirm is not None:
+            grids.append(("confirm", confirm.fit()))
     wall = time.time() - started
-    ended_by = _ended_by(sweep, grid, wall)
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "finished": datetime.now().isoformat(timespec="seconds"), "wall_time_s": round(wall, 2),
             "ended_by": ended_by, "resumed": resumed, "ray_address": options.address or "local",
-            "expected_trials": expected_trials(sweep)}
+            "expected_trials": expected_trials(sweep), "phases": [phase for phase, _ in grids]}
     previous = _previous_wall_time(run_dir) if resumed else 0.0
     info["total_wall_time_s"] = round(previous + wall, 2)
-    return results.write(run_dir, sweep, grid, dataset, info, options.device)
+    return results.write(run_dir, sweep, grids, dataset, info, options.device)
 
 
 def _previous_wall_time(run_dir: Path) -> float:
@@ -247,11 +285,32 @@ def _ended_by(sweep: Sweep, grid: Any, wall: float) -> str:
     return "completed"
 
 
+def fit_to_local_resources(sweep: Sweep, options: RunOptions) -> Sweep:
+    """On a local Ray without GPUs, a GPU sweep runs its trials on CPU instead of waiting forever.
+
+    On a cluster (--address) GPU requests stand: an autoscaler may be about to add GPU nodes.
+    """
+    import dataclasses
+
+    import ray
+
+    if options.address or sweep.gpu == 0:
+        return sweep
+    resources = ray.cluster_resources()
+    if resources.get("GPU", 0) > 0:
+        return sweep
+    cpu = min(max(sweep.cpu, 1), resources.get("CPU", 1))
+    print(f"no GPU on this machine: trials run on CPU ({cpu:g} CPU each) instead of {sweep.gpu:g} GPU each",
+          flush=True)
+    return dataclasses.replace(sweep, gpu=0, cpu=cpu)
+
+
 def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict[str, Any]]:
     """Start a new sweep: run folder, data loaded once, Ray, Tune; returns (run folder, written results)."""
     dataset = load_data(sweep, options.data_dir)
     run_dir = prepare(sweep, sweep_path, options)
     print(dashboard_hint(start_ray(options)), flush=True)
+    sweep = fit_to_local_resources(sweep, options)
     tuner = build_tuner(sweep, dataset, run_dir)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner)
 
@@ -262,6 +321,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions) -> tuple[Path, dict
 
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options)), flush=True)
+    sweep = fit_to_local_resources(sweep, options)
     tuner = tune.Tuner.restore(str((run_dir / RAY_FOLDER).resolve()), trainable=trainable(sweep, dataset),
                                resume_unfinished=True, resume_errored=False, restart_errored=False)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True)

@@ -19,7 +19,7 @@ import torch
 from tuner import train
 from tuner.data import Dataset
 from tuner.spec import Sweep
-from tuner.trainable import load_state
+from tuner.trainable import flatten, load_state
 
 HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
 NOT_CHOSEN = {"ERROR", "DIVERGED", "STUCK"}
@@ -63,25 +63,37 @@ def searched_keys(sweep: Sweep, configs: list[dict[str, Any]]) -> list[str]:
     return sorted(keys)
 
 
-def collect(grid: Any, sweep: Sweep) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """(trials, history, results by trial id) from a Tune ResultGrid; trials that never started are left out."""
-    results = {trial_id_of(r): r for r in grid if _started(r)}
-    keys = searched_keys(sweep, [r.config or {} for r in results.values()])
+def collect(grids: list[tuple[str, Any]], sweep: Sweep) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """(trials, history, results by trial id) from Tune ResultGrids, one per phase (search, confirm);
+    trials that never started are left out."""
+    phases = {trial_id_of(r): (phase, r) for phase, grid in grids for r in grid if _started(r)}
+    configs = {tid: flatten(r.config or {}) for tid, (_, r) in phases.items()}
+    keys = searched_keys(sweep, list(configs.values()))
     trials, history = [], []
-    for trial_id, result in sorted(results.items()):
+    for trial_id, (phase, result) in sorted(phases.items()):
         frame = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
         epochs = frame.drop_duplicates("epoch", keep="last") if "epoch" in frame else pd.DataFrame()
         row = {"trial_id": trial_id, "status": trial_status(result, sweep.max_epochs), "epochs": len(epochs)}
-        row.update({f"config/{k}": format_value((result.config or {}).get(k)) for k in keys})
+        row.update({f"config/{k}": format_value(configs[trial_id].get(k)) for k in keys})
         row.update(_best_epoch(epochs, sweep))
         row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
-        row["seed"] = (result.config or {}).get("seed", 0)
+        row["seed"] = configs[trial_id].get("seed", 0)
         row["num_params"] = int(epochs["num_params"].iloc[-1]) if len(epochs) else None
+        row["phase"] = phase
         row["error"] = _first_line(result.error) if result.error is not None else ""
         trials.append(row)
         for record in epochs.to_dict("records"):
             history.append({"trial_id": trial_id, **{c: record.get(c) for c in HISTORY_COLUMNS[1:]}})
+    results = {tid: r for tid, (_, r) in phases.items()}
     return pd.DataFrame(trials), pd.DataFrame(history, columns=HISTORY_COLUMNS), results
+
+
+def top_configs(grid: Any, sweep: Sweep, count: int) -> list[dict[str, Any]]:
+    """Full configurations (seed left out) of the best `count` usable trials of a search."""
+    trials, _, by_id = collect([("search", grid)], sweep)
+    ranked = rank(trials, sweep)
+    usable = ranked[~ranked["status"].isin(NOT_CHOSEN)].head(count) if len(ranked) else ranked
+    return [{k: v for k, v in flatten(by_id[tid].config).items() if k != "seed"} for tid in usable["trial_id"]]
 
 
 def _started(result: Any) -> bool:
@@ -152,10 +164,10 @@ def evaluate_chosen(result: Any, dataset: Dataset, device: str = "auto") -> tupl
     return evaluation, state
 
 
-def write(run_dir: Path, sweep: Sweep, grid: Any, dataset: Dataset, run_info: dict[str, Any],
+def write(run_dir: Path, sweep: Sweep, grids: list[tuple[str, Any]], dataset: Dataset, run_info: dict[str, Any],
           device: str = "auto") -> dict[str, Any]:
     """Write trials.csv, history.csv, best.json, best_model.pt, test_predictions.csv and run.json."""
-    trials, history, results = collect(grid, sweep)
+    trials, history, results = collect(grids, sweep)
     ranked = rank(trials, sweep)
     ranked.to_csv(run_dir / "trials.csv", index=False)
     history.to_csv(run_dir / "history.csv", index=False)

@@ -60,7 +60,9 @@ class Sweep:
     objectives: list[tuple[str, str]] | None = None  # optuna multi-objective, e.g. [("val_acc","max"),("num_params","min")]
     num_samples: int = 10  # random/optuna: trials; grid: repeats of the whole grid
     max_epochs: int = 10  # epochs per trial at most (sets TrainConfig.epochs)
-    seeds: list[int] = field(default_factory=lambda: [0])  # grid: every point runs once per seed
+    seeds: list[int] = field(default_factory=lambda: [0])  # grid: every point runs once per seed;
+    #   random/optuna: the search uses seeds[0], then the best `confirm_top` configurations rerun on the others
+    confirm_top: int = 3  # configurations re-run on every other seed after a random/optuna search
     search_seed: int = 0  # seeds the search algorithm (which configurations are drawn)
     cpu: float = 1  # CPUs per trial
     gpu: float = 0  # GPUs per trial; fractions share a GPU (0.25 packs four trials, memory not isolated)
@@ -223,7 +225,7 @@ def validate(sweep: Sweep, where: str = "sweep") -> None:
     for key in ("num_samples", "max_epochs", "grace_period"):
         if not isinstance(getattr(sweep, key), int) or getattr(sweep, key) < 1:
             fail(f"{key} must be a positive integer, got {getattr(sweep, key)!r}")
-    for key in ("cpu", "gpu", "max_concurrent", "max_failures", "subset"):
+    for key in ("cpu", "gpu", "max_concurrent", "max_failures", "subset", "confirm_top"):
         if getattr(sweep, key) < 0:
             fail(f"{key} must be >= 0, got {getattr(sweep, key)!r}")
     if sweep.cpu == 0 and sweep.gpu == 0:
@@ -366,7 +368,7 @@ def sample_configs(sweep: Sweep, n: int = 5) -> list[dict[str, Any]]:
     from ray.tune.search.variant_generator import generate_variants
 
     space = dict(sweep.space)
-    if len(sweep.seeds) > 1:
+    if len(sweep.seeds) > 1 and sweep.search == "grid":
         space["seed"] = {"grid_search": list(sweep.seeds)}
     if sweep.search == "grid":
         return [spec for _, spec in itertools.islice(generate_variants(space), n)]

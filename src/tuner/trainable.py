@@ -23,13 +23,20 @@ STATE_FILE = "state.pt"
 REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params")
 
 
+def flatten(config: dict[str, Any]) -> dict[str, Any]:
+    """A confirm-phase trial carries the configuration it re-runs under `confirm`, beside its seed."""
+    if "confirm" not in config:
+        return config
+    return {**config["confirm"], **{k: v for k, v in config.items() if k != "confirm"}}
+
+
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
     with checkpoint.as_directory() as folder:
         return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
 
 
 def run_trial(config: dict[str, Any], data: Dataset) -> None:
-    cfg = TrainConfig.from_dict(config)
+    cfg = TrainConfig.from_dict(flatten(config))
     if cfg.device == "auto" and not ray.get_gpu_ids():
         cfg = cfg.replace(device="cpu")  # no GPU reserved for this trial: never borrow one
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)

@@ -1,0 +1,102 @@
+"""Bad input ends in one `error: ...` line and exit code 2, before Ray starts."""
+
+import subprocess
+import sys
+
+import pytest
+import ray
+
+from tuner import data, sweep as sweep_cli
+from sweep_helpers import TINY, write_sweep
+
+GOOD = f"""
+sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-4, 1e-1)}}, num_samples=2,
+              max_epochs=1)
+"""
+
+
+def fails(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        sys.exit(sweep_cli.run_cli(sweep_cli.main, list(argv)))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert not ray.is_initialized()
+    return err[0]
+
+
+BAD_FILES = {
+    "syntax": ("sweep = Sweep(data='synthetic'", "syntax error"),
+    "no_sweep": ("x = 1", "defines no `sweep"),
+    "not_a_sweep": ("sweep = {'data': 'mnist'}", "expected tuner.spec.Sweep"),
+    "unknown_model": ("sweep = Sweep(model='resnet50')", "unknown model 'resnet50'"),
+    "unknown_optimizer": ("sweep = Sweep(space={'optimizer': tune.choice(['sgd', 'adamm'])})",
+                          "unknown optimizer 'adamm'"),
+    "unknown_scheduler": ("sweep = Sweep(fixed={'scheduler': 'cosin'})", "unknown scheduler 'cosin'"),
+    "unknown_augment": ("sweep = Sweep(space={'augment': tune.choice(['flip', 'mixup'])})",
+                        "unknown augmentation 'mixup'"),
+    "unknown_search": ("sweep = Sweep(search='bayes')", "search 'bayes'"),
+    "unknown_hyperparameter": ("sweep = Sweep(space={'learning_rate': tune.uniform(0, 1)})",
+                               "unknown hyperparameter 'learning_rate'"),
+    "empty_choice": ("sweep = Sweep(space={'optimizer': tune.choice([])})", "non-empty"),
+    "inverted_range": ("sweep = Sweep(space={'lr': tune.loguniform(0.1, 0.001)})", "low must be below high"),
+    "empty_range": ("sweep = Sweep(space={'dropout': tune.uniform(0.3, 0.3)})", "low must be below high"),
+    "negative_budget": ("sweep = Sweep(num_samples=-3)", "num_samples must be a positive integer"),
+    "zero_epochs": ("sweep = Sweep(max_epochs=0)", "max_epochs must be a positive integer"),
+    "bad_value": ("sweep = Sweep(space={'dropout': tune.choice([0.2, 1.5])})", "'dropout' must be in [0, 1)"),
+    "grid_with_random_domain": ("sweep = Sweep(search='grid', space={'lr': tune.uniform(0.1, 0.2)})",
+                                "needs tune.grid_search"),
+    "raises": ("import missing_module_xyz", "ModuleNotFoundError"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_sweep_files(tmp_path, capsys, case):
+    body, expected = BAD_FILES[case]
+    path = write_sweep(tmp_path, body + "\n", name=f"{case}.py")
+    message = fails(capsys, str(path), "--dry-run")
+    assert expected in message and str(path) in message
+
+
+def test_bad_command_lines(tmp_path, capsys, monkeypatch):
+    good = write_sweep(tmp_path, GOOD)
+    assert "not found" in fails(capsys, str(tmp_path / "absent.py"))
+    assert "unknown key 'lerning_rate'" in fails(capsys, str(good), "--set", "lerning_rate=0.1")
+    assert "did you mean 'lr'" in fails(capsys, str(good), "--set", "lr_=0.1")
+    assert "expects float" in fails(capsys, str(good), "--set", "lr=fast")
+    assert "unknown data set 'mnits'" in fails(capsys, str(good), "--data", "mnits")
+    assert "num_samples must be a positive integer" in fails(capsys, str(good), "--num-samples", "0")
+    assert "time_budget_s must be > 0" in fails(capsys, str(good), "--time-budget", "-5")
+    assert "not a tuner run folder" in fails(capsys, "--resume", str(tmp_path))
+    assert "either a sweep file or --resume" in fails(capsys, str(good), "--resume", str(tmp_path))
+
+    def offline(tv_class, root):
+        raise OSError("no network")
+
+    monkeypatch.setattr(data, "download", offline)
+    empty = tmp_path / "no-data"
+    message = fails(capsys, str(good), "--data", "mnist", "--data-dir", str(empty))
+    assert str(empty) in message and "TUNER_DATA" in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_error_is_one_line_and_exit_2(tmp_path):
+    bad = write_sweep(tmp_path, "sweep = Sweep(model='resnet50')\n")
+    done = subprocess.run([sys.executable, "-m", "tuner.sweep", str(bad)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {bad}: fixed settings: unknown model 'resnet50'; choose "
+                                                "one of: cnn, gru, mixer, mlp, resnet12, tinyvgg, vit"]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_prints_spec_trial_count_and_samples(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"""
+sweep = Sweep(data="synthetic", fixed={TINY}, search="grid", seeds=[0, 1, 2],
+              space={{"lr": tune.grid_search([0.1, 0.01]), "optimizer": tune.grid_search(["sgd", "adam"])}})
+""")
+    assert sweep_cli.main([str(path), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "trials to start: 12" in printed and "grid_search([0.1, 0.01])" in printed
+    assert printed.count("  lr=") == 5
+    assert not ray.is_initialized()
