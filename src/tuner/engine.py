@@ -29,6 +29,9 @@ from tuner.progress import ProgressLine
 from tuner.spec import Sweep
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays quiet, ProgressLine reports
+# Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
+# checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 RAY_FOLDER = "ray"
 CONFIRM_FOLDER = "ray_confirm"
 SMOKE_TEST_IMAGES = 500

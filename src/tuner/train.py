@@ -193,7 +193,7 @@ def prepare_splits(dataset: data_lib.Dataset, cfg: TrainConfig, device: torch.de
         if cfg.subset:
             dataset = dataset.subset(cfg.subset, seed=cfg.split_seed)
         train_idx, val_idx = data_lib.stratified_split(dataset.y_train, cfg.val_fraction, cfg.split_seed)
-        if len(val_idx) == 0:
+        if len(val_idx) == 0 and cfg.val_fraction > 0:
             raise UserError(f"val_fraction {cfg.val_fraction} leaves no validation images")
         normalizer = Normalizer(*data_lib.channel_stats(dataset.x_train[train_idx]))
         _SPLITS[key] = tuple(DeviceData(dataset.x_train[idx], dataset.y_train[idx], normalizer, device, channels_last)

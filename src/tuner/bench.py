@@ -1,0 +1,229 @@
+"""Benchmark: tuner's training loop against the loop the source studies wrote, in one process.
+
+    python -m tuner.bench [--json PATH] [--only mnist_mlp|cifar_cnn] [--epochs 1]
+
+Baseline (as the studies wrote it): torchvision data sets giving PIL images, per-sample
+transforms (ToTensor, Normalize and the same augmentation), a DataLoader (timed with
+num_workers 0 and 2; the faster counts), fp32 NCHW, nn.Dropout, `loss.item()` every step,
+a test pass every epoch. Tuner: `tuner.train.Run` (uint8 data resident on the device,
+batched per-sample augmentation, precision/layout chosen per device), one epoch plus an
+evaluation pass over the same number of test images. Both train the same architecture with
+the same batch size and optimizer for the same number of epochs; ms/step = epoch wall time
+(test pass included) / training steps. Prints the ratio, measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tuner import data as data_lib
+from tuner import train
+from tuner.config import TrainConfig
+from tuner.errors import run_cli
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    data: str
+    config: dict[str, Any]  # TrainConfig fields for tuner's loop
+    augment: list[Any]  # the baseline's torchvision transforms (PIL), same effect as config["augment"]
+
+
+def cases() -> dict[str, Case]:
+    from torchvision import transforms as T
+
+    return {
+        "mnist_mlp": Case("mnist_mlp", "mnist", {"model": "mlp", "hidden": (512, 512), "dropout": 0.2,
+                                                 "optimizer": "sgd", "lr": 0.01, "batch_size": 64,
+                                                 "scheduler": "none", "augment": "none"}, []),
+        "cifar_cnn": Case("cifar_cnn", "cifar10", {"model": "cnn", "optimizer": "rmsprop", "lr": 1e-3,
+                                                   "batch_size": 64, "scheduler": "none",
+                                                   "augment": "flip_crop_rotate"},
+                          [T.RandomHorizontalFlip(), T.RandomCrop(32, padding=4), T.RandomRotation(15)]),
+    }
+
+
+# ---------------------------------------------------------------- the studies' loop
+
+
+def baseline_model(case: Case) -> nn.Module:
+    """The studies' modules, written as they wrote them (nn.Dropout, default layout and precision)."""
+    if case.name == "mnist_mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 512),
+                             nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10))
+    convs = []
+    for n_in, n_out in ((3, 32), (32, 64), (64, 128)):
+        convs += [nn.Conv2d(n_in, n_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*convs, nn.Flatten(), nn.Linear(128 * 4 * 4, 256), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
+
+
+class PILImages(torch.utils.data.Dataset):
+    """What torchvision.datasets.CIFAR10.__getitem__ does with its in-memory arrays: PIL image, transform."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, transform: Any):
+        self.x = x.transpose(0, 2, 3, 1) if x.shape[1] == 3 else x[:, 0]
+        self.y, self.transform = y, transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+        return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
+
+
+def baseline_datasets(case: Case, dataset: data_lib.Dataset, data_dir: str | None) -> tuple[Any, Any]:
+    from torchvision import datasets, transforms as T
+
+    mean, std = data_lib.channel_stats(dataset.x_train)
+    train_tf = T.Compose([*case.augment, T.ToTensor(), T.Normalize(mean, std)])
+    test_tf = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
+    root = data_lib.data_root(data_dir)
+    if case.data == "mnist" and (root / "MNIST" / "raw").exists():
+        return (datasets.MNIST(str(root), train=True, transform=train_tf),
+                datasets.MNIST(str(root), train=False, transform=test_tf))
+    return (PILImages(dataset.x_train, dataset.y_train, train_tf), PILImages(dataset.x_test, dataset.y_test, test_tf))
+
+
+def baseline_epoch(case: Case, train_set: Any, test_set: Any, workers: int, epochs: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    model = baseline_model(case)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01) if case.config["optimizer"] == "sgd" else \
+        torch.optim.RMSprop(model.parameters(), lr=case.config["lr"])
+    criterion = nn.CrossEntropyLoss()
+    bs = case.config["batch_size"]
+    steps, data_s, started = 0, 0.0, time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        loader = torch.utils.data.DataLoader(train_set, batch_size=bs, shuffle=True, num_workers=workers)
+        running_loss, correct = 0.0, 0
+        waited = time.perf_counter()
+        for x, y in loader:
+            data_s += time.perf_counter() - waited
+            opt.zero_grad()
+            out = model(x)
+            loss = criterion(out, y)
+            loss.backward()
+            opt.step()
+            running_loss += loss.item()
+            correct += (out.argmax(1) == y).sum().item()
+            steps += 1
+            waited = time.perf_counter()
+        acc = baseline_test(model, test_set, workers)
+    elapsed = time.perf_counter() - started
+    return {"ms_per_step": elapsed / steps * 1e3, "data_ms_per_step": data_s / steps * 1e3, "test_acc": acc,
+            "workers": workers}
+
+
+def baseline_test(model: nn.Module, test_set: Any, workers: int) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(test_set, batch_size=1000, num_workers=workers):
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct / len(test_set)
+
+
+# ---------------------------------------------------------------- tuner's loop
+
+
+def tuner_epoch(case: Case, dataset: data_lib.Dataset, epochs: int) -> dict[str, Any]:
+    """tuner's loop with no validation split, so it trains on the same images as the baseline."""
+    cfg = TrainConfig.from_dict({**case.config, "data": case.data, "epochs": epochs, "val_fraction": 0.0,
+                                 "stuck_epochs": 0})
+    run = train.Run(cfg, dataset)
+    test = train.DeviceData(dataset.x_test, dataset.y_test, run.normalizer, run.device, run.train_data.channels_last)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        run.train_epoch()
+        acc = train.evaluate(run.model, test, dataset.num_classes, cfg.eval_batch_size, run.precision).acc
+    elapsed = time.perf_counter() - started
+    steps = run.steps_per_epoch * epochs
+    return {"ms_per_step": elapsed / steps * 1e3, "data_ms_per_step": data_time(run) * 1e3, "test_acc": acc,
+            "precision": run.precision, "channels_last": run.train_data.channels_last, "device": str(run.device)}
+
+
+def data_time(run: train.Run, steps: int = 200) -> float:
+    """Seconds per step spent gathering, augmenting and normalising a batch on the device."""
+    data = run.train_data
+    aug = None if run.aug.is_identity else run.aug
+    perm = torch.randperm(len(data), generator=run.generator, device=run.device)
+    bs = run.cfg.batch_size
+    for start in range(0, 20 * bs, bs):
+        data.batch(perm[start:start + bs], aug, run.generator)
+    _sync(run.device)
+    started = time.perf_counter()
+    for i in range(steps):
+        start = (i * bs) % max(len(data) - bs, 1)
+        x, _ = data.batch(perm[start:start + bs], aug, run.generator)
+    _sync(run.device)
+    return (time.perf_counter() - started) / steps
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def measure(case: Case, data_dir: str | None, epochs: int) -> dict[str, Any]:
+    dataset = data_lib.load(case.data, data_dir)
+    train_set, test_set = baseline_datasets(case, dataset, data_dir)
+    runs = [baseline_epoch(case, train_set, test_set, workers, epochs) for workers in (0, 2)]
+    for r in runs:
+        print(f"  {case.name} baseline num_workers={r['workers']}: {r['ms_per_step']:.2f} ms/step, "
+              f"test_acc {r['test_acc']:.2%}", flush=True)
+    baseline = min(runs, key=lambda r: r["ms_per_step"])
+    ours = tuner_epoch(case, dataset, epochs)
+    print(f"  {case.name} tuner ({ours['device']}, {ours['precision']}, channels_last={ours['channels_last']}): "
+          f"{ours['ms_per_step']:.2f} ms/step, test_acc {ours['test_acc']:.2%}", flush=True)
+    return {"baseline_ms_per_step": round(baseline["ms_per_step"], 3), "baseline_workers": baseline["workers"],
+            "tuner_ms_per_step": round(ours["ms_per_step"], 3),
+            "speedup": round(baseline["ms_per_step"] / ours["ms_per_step"], 3),
+            "data_ms_per_step": round(ours["data_ms_per_step"], 3),
+            "data_share_of_step": round(ours["data_ms_per_step"] / ours["ms_per_step"], 4),
+            "baseline_test_acc": baseline["test_acc"], "tuner_test_acc": ours["test_acc"], "epochs": epochs,
+            "precision": ours["precision"], "channels_last": ours["channels_last"], "device": ours["device"],
+            "threads": torch.get_num_threads()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuner.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--only", choices=sorted(cases()), action="append", help="run only this case")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per loop (default 1)")
+    parser.add_argument("--data-dir", help=f"data root (default ${data_lib.DATA_ENV}, else ~/.cache/tuner)")
+    args = parser.parse_args(argv)
+    results = {}
+    for name in args.only or sorted(cases()):
+        print(f"{name}: timing the seed-style loop (num_workers 0 and 2) and tuner's loop ...", flush=True)
+        results[name] = measure(cases()[name], args.data_dir, args.epochs)
+    print(f"\n{'case':<10} {'baseline ms':>12} {'tuner ms':>9} {'speedup':>8} {'data ms':>8} {'data %':>7} "
+          f"{'base acc':>9} {'tuner acc':>9}")
+    for name, r in results.items():
+        print(f"{name:<10} {r['baseline_ms_per_step']:>12.2f} {r['tuner_ms_per_step']:>9.2f} {r['speedup']:>7.2f}x "
+              f"{r['data_ms_per_step']:>8.3f} {r['data_share_of_step']:>6.1%} {r['baseline_test_acc']:>8.2%} "
+              f"{r['tuner_test_acc']:>9.2%}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
