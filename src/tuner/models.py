@@ -259,3 +259,32 @@ class Mixer(nn.Module):
 def mixer(cfg: TrainConfig, shape: ImageShape, num_classes: int) -> nn.Module:
     return Mixer(shape, _pick(cfg.patch, 4), _pick(cfg.width, 64), _pick(cfg.depth, 6), _pick(cfg.token_dim, 64),
                  _pick(cfg.mlp_dim, 128), _pick(cfg.dropout, 0.1), num_classes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m tuner.models [--shape CxHxW] [--set k=v ...]: every model with its parameter count."""
+    import argparse
+
+    from tuner.config import parse_assignments
+
+    parser = argparse.ArgumentParser(prog="python -m tuner.models", description="List the models and their sizes.")
+    parser.add_argument("--shape", default="3x32x32", help="input image shape CxHxW (default 3x32x32)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model knobs, e.g. width=32")
+    args = parser.parse_args(argv)
+    try:
+        shape = tuple(int(v) for v in args.shape.split("x"))
+    except ValueError:
+        raise UserError(f"--shape must be CxHxW like 3x32x32, got {args.shape!r}") from None
+    knobs = parse_assignments(args.set)
+    for name in sorted(MODELS):
+        model = build(TrainConfig.from_dict({**knobs, "model": name}), shape, 10)
+        print(f"{name:<10} {count_parameters(model):>12,} parameters  ({'conv' if name in CONV_MODELS else 'dense'})")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from tuner.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -1,0 +1,24 @@
+"""The benchmark runs end to end (on synthetic data here; speed targets are checked by running it, not in tests)."""
+
+import dataclasses
+import json
+
+import pytest
+
+from tuner import bench
+
+
+def test_bench_measures_both_loops_and_reports_ratios(tmp_path, monkeypatch, capsys):
+    small = {name: dataclasses.replace(case, data="synthetic" if name == "mnist_mlp" else "synthetic:3x32x32")
+             for name, case in bench.cases().items()}
+    monkeypatch.setattr(bench, "cases", lambda: small)
+    assert bench.main(["--json", str(tmp_path / "bench.json")]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    assert set(results) == {"mnist_mlp", "cifar_cnn"}
+    for r in results.values():
+        assert {"baseline_ms_per_step", "tuner_ms_per_step", "speedup", "data_ms_per_step"} <= set(r)
+        assert r["speedup"] == pytest.approx(r["baseline_ms_per_step"] / r["tuner_ms_per_step"], rel=0.01)
+        assert 0 < r["data_ms_per_step"] < r["tuner_ms_per_step"]
+        assert 0 <= r["baseline_test_acc"] <= 1 and 0 <= r["tuner_test_acc"] <= 1
+    printed = capsys.readouterr().out
+    assert "speedup" in printed and "num_workers=2" in printed
