@@ -272,6 +272,9 @@ class Run:
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.precision = resolve_precision(cfg, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.num_classes = dataset.num_classes
         channels_last = _use_channels_last(cfg, self.device)
         self.train_data, self.val_data = prepare_splits(dataset, cfg, self.device, channels_last)
@@ -314,11 +317,11 @@ class Run:
         if self.scaler and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"]["torch"])
-        self.generator.set_state(state["rng"]["generator"].to(self.generator.get_state().device))
+        self.generator.set_state(state["rng"]["generator"])
         if self.device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.tracker = Tracker(**copy.deepcopy(state["tracker"]))
-        self.best_weights = _clone_state(state["best_model"], self.device)
+        self.best_weights = _clone_state(state["best_model"])
         self.epoch = state["epoch"]
 
     # -- one epoch
@@ -400,8 +403,9 @@ class Run:
         return record
 
 
-def _clone_state(state: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    return {k: v.detach().to(device, copy=True) for k, v in state.items()}
+def _clone_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A CPU copy (checkpoints and best-epoch weights live off the device)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
 def _to_cpu(obj: Any) -> Any:
