@@ -42,6 +42,10 @@ def test_study_architectures_have_the_study_sizes():
     cnn_bn = models.build(TrainConfig.from_dict({"model": "cnn", "batch_norm": True, "dropout2d": 0.1}),
                           (3, 32, 32), 10)
     assert sum(isinstance(m, torch.nn.Dropout2d) for m in cnn_bn) == 3
+    s2_cnn = models.build(TrainConfig.from_dict({"model": "cnn", "batch_norm": True, "dropout2d": 0.1, "dropout": 0.4,
+                                                 "hidden": ""}), (3, 32, 32), 10)
+    assert [type(m).__name__ for m in s2_cnn][-3:] == ["Flatten", "Dropout", "Linear"]
+    assert s2_cnn[-1].in_features == 128 * 4 * 4
 
 
 def test_cpu_dropout_drops_the_asked_share_and_rescales():

@@ -29,7 +29,7 @@ class TrainConfig:
     augment: str = "none"  # preset name in tuner.augment.AUGMENTS
     # ---- model (None = the architecture's own default, as in the study it comes from)
     model: str = "mlp"  # name in tuner.models.MODELS
-    hidden: Shape | None = None  # fully connected sizes: MLP hidden layers, CNN head
+    hidden: Shape | None = None  # fully connected sizes: MLP hidden layers, CNN head ("" or () for none)
     channels: Shape | None = None  # conv stage widths: cnn, resnet12
     width: int | None = None  # tinyvgg/resnet12 base channels, gru hidden size, vit/mixer embedding size
     depth: int | None = None  # gru layers, vit/mixer blocks
@@ -196,7 +196,7 @@ def _to_shape(value: Any) -> tuple[int, ...]:
     if isinstance(value, (int,)) or hasattr(value, "item"):
         value = [value]
     sizes = tuple(_to_int(v) for v in value)
-    if not sizes or any(s <= 0 for s in sizes):
+    if any(s <= 0 for s in sizes):
         raise ValueError
     return sizes
 

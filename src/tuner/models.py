@@ -6,7 +6,7 @@ depth, mlp_dim, token_dim, heads, patch, dropout, dropout2d, batch_norm) change 
 - mlp       S0 784-512-512-10, dropout .2.  S1: hidden=128.  S4: hidden=128,64.
             S2: hidden=512,256 batch_norm=true dropout=.4 (on 3x32x32 input: 3072-512-256-10)
 - cnn       S0 conv 32/64/128 (3x3, ReLU, 2x2 max pool), FC 256-128, dropout .5.
-            S2: batch_norm=true dropout2d=.1 dropout=.4
+            S2: batch_norm=true dropout2d=.1 dropout=.4 hidden="" (no hidden FC: dropout, then the classifier)
 - tinyvgg   S3: two blocks of conv-ReLU-conv-ReLU-maxpool, width = hidden units (default 128)
 - resnet12  S3: four residual blocks of three 3x3 conv+BN, widths (w, 2w, 4w, 8w), default w=64
 - gru       S3: image rows as a sequence, width = hidden size (64), depth = layers (2)
@@ -99,13 +99,15 @@ def mlp(cfg: TrainConfig, shape: ImageShape, num_classes: int) -> nn.Module:
     hidden = list(_pick(cfg.hidden, (512, 512)))
     c, h, w = shape
     layers = _dense_stack([c * h * w] + hidden, _pick(cfg.dropout, 0.2), _pick(cfg.batch_norm, False))
-    return nn.Sequential(nn.Flatten(), *layers, nn.Linear(hidden[-1], num_classes))
+    return nn.Sequential(nn.Flatten(), *layers, nn.Linear(([c * h * w] + hidden)[-1], num_classes))
 
 
 @register_model(convolutional=True)
 def cnn(cfg: TrainConfig, shape: ImageShape, num_classes: int) -> nn.Module:
     channels = list(_pick(cfg.channels, (32, 64, 128)))
     hidden = list(_pick(cfg.hidden, (256, 128)))
+    if not channels:
+        raise UserError("cnn needs at least one conv stage in channels")
     batch_norm, drop2d = _pick(cfg.batch_norm, False), _pick(cfg.dropout2d, 0.0)
     c, h, w = shape
     if h >> len(channels) < 1 or w >> len(channels) < 1:
@@ -117,8 +119,10 @@ def cnn(cfg: TrainConfig, shape: ImageShape, num_classes: int) -> nn.Module:
         layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         layers += [nn.Dropout2d(drop2d)] if drop2d else []
     flat = channels[-1] * (h >> len(channels)) * (w >> len(channels))
-    head = _dense_stack([flat] + hidden, _pick(cfg.dropout, 0.5), batch_norm)
-    return nn.Sequential(*layers, nn.Flatten(), *head, nn.Linear(hidden[-1], num_classes))
+    dropout = _pick(cfg.dropout, 0.5)
+    # with hidden layers, dropout follows each one (S0); without, it sits before the classifier (S2)
+    head = _dense_stack([flat] + hidden, dropout, batch_norm) if hidden else [Dropout(dropout)] if dropout else []
+    return nn.Sequential(*layers, nn.Flatten(), *head, nn.Linear(([flat] + hidden)[-1], num_classes))
 
 
 @register_model(convolutional=True)
