@@ -67,6 +67,13 @@ def test_early_stopping_uses_patience_and_min_delta():
     assert result.status == "early_stopped" and len(result.history) == 3
 
 
+@pytest.mark.parametrize("kind,mean,std", [("half", 0.5, 0.5), ("none", 0.0, 1.0)])
+def test_fixed_normalisations(kind, mean, std):
+    result = train.fit({**FAST, "epochs": 1, "normalize": kind})
+    assert result.normalizer.mean == [mean] and result.normalizer.std == [std]
+    assert train.fit({**FAST, "epochs": 1}).normalizer.mean[0] == pytest.approx(0.5, abs=0.1)
+
+
 def test_label_smoothing_and_grad_clip_run():
     result = train.fit({**FAST, "epochs": 1, "label_smoothing": 0.1, "grad_clip": 0.5, "warmup_epochs": 1})
     assert result.status == "completed" and math.isfinite(result.history[0]["train_loss"])

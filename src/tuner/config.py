@@ -27,6 +27,7 @@ class TrainConfig:
     split_seed: int = 0  # seeds the validation split: keep it fixed across a sweep so trials compare fairly
     subset: int = 0  # train+val on a stratified subset of this many training images (0 = all); smoke runs
     augment: str = "none"  # preset name in tuner.augment.AUGMENTS
+    normalize: str = "train"  # train (per-channel mean/std of the training split) | half (mean .5, std .5) | none
     # ---- model (None = the architecture's own default, as in the study it comes from)
     model: str = "mlp"  # name in tuner.models.MODELS
     hidden: Shape | None = None  # fully connected sizes: MLP hidden layers, CNN head ("" or () for none)

@@ -80,6 +80,8 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"channels_last must be auto, on or off, got {cfg.channels_last!r}")
     if cfg.scheduler_interval not in ("auto", "batch", "epoch"):
         raise UserError(f"scheduler_interval must be auto, batch or epoch, got {cfg.scheduler_interval!r}")
+    if cfg.normalize not in ("train", "half", "none"):
+        raise UserError(f"normalize must be train, half or none, got {cfg.normalize!r}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -176,6 +178,15 @@ class DeviceData:
         return x, self.y[idx]
 
 
+def _normalizer(kind: str, train_images: np.ndarray) -> Normalizer:
+    channels = train_images.shape[1]
+    if kind == "half":
+        return Normalizer([0.5] * channels, [0.5] * channels)
+    if kind == "none":
+        return Normalizer([0.0] * channels, [1.0] * channels)
+    return Normalizer(*data_lib.channel_stats(train_images))
+
+
 _SPLITS: dict[tuple, tuple[DeviceData, DeviceData]] = {}
 
 
@@ -187,7 +198,7 @@ def prepare_splits(dataset: data_lib.Dataset, cfg: TrainConfig, device: torch.de
     the statistics pass and the upload (0.5 s for MNIST, 1.5 s for CIFAR-10 here).
     """
     key = (dataset.name, dataset.x_train.shape, dataset.y_train[:4096].tobytes(), cfg.subset, cfg.val_fraction,
-           cfg.split_seed, str(device), channels_last)
+           cfg.split_seed, cfg.normalize, str(device), channels_last)
     if key not in _SPLITS:
         _SPLITS.clear()
         if cfg.subset:
@@ -195,7 +206,7 @@ def prepare_splits(dataset: data_lib.Dataset, cfg: TrainConfig, device: torch.de
         train_idx, val_idx = data_lib.stratified_split(dataset.y_train, cfg.val_fraction, cfg.split_seed)
         if len(val_idx) == 0 and cfg.val_fraction > 0:
             raise UserError(f"val_fraction {cfg.val_fraction} leaves no validation images")
-        normalizer = Normalizer(*data_lib.channel_stats(dataset.x_train[train_idx]))
+        normalizer = _normalizer(cfg.normalize, dataset.x_train[train_idx])
         _SPLITS[key] = tuple(DeviceData(dataset.x_train[idx], dataset.y_train[idx], normalizer, device, channels_last)
                              for idx in (train_idx, val_idx))
     return _SPLITS[key]
