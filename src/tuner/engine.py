@@ -206,7 +206,9 @@ def start_ray(options: RunOptions) -> str | None:
     if options.address:
         context = ray.init(address=options.address, **kwargs)
     else:
-        context = ray.init(include_dashboard=options.dashboard, dashboard_host=options.dashboard_host, **kwargs)
+        # address="local": a fresh embedded Ray, never a cluster someone else started on this machine
+        context = ray.init(address="local", include_dashboard=options.dashboard, dashboard_host=options.dashboard_host,
+                           **kwargs)
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and not url.startswith("http") else url
 
