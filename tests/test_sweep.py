@@ -43,6 +43,20 @@ def test_grid_runs_every_point_once_per_seed_and_ranks_by_mean(local_ray, tmp_pa
     assert "chosen: trial" in capsys.readouterr().out
 
 
+def test_paired_hyperparameters_stay_together(local_ray, tmp_path):
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, search="grid", trial_scheduler="none", max_epochs=1,
+                      space={{"optimizer+lr": tune.grid_search([("sgd", 0.05), ("adam", 0.003), ("rmsprop", 0.001)]),
+                              "scheduler": tune.grid_search(["step", "none"])}})
+    """)
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 6
+    assert set(zip(trials["config/optimizer"], trials["config/lr"], trials["config/scheduler"])) == {
+        (o, lr, s) for o, lr in (("sgd", 0.05), ("adam", 0.003), ("rmsprop", 0.001)) for s in ("step", "none")}
+    best = json.loads((out / "best.json").read_text())
+    assert {"optimizer", "lr", "scheduler"} == set(best["searched"])
+
+
 def test_random_search_then_confirm_phase_reruns_the_best_on_other_seeds(local_ray, tmp_path):
     out = run(tmp_path, f"""
         sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-4, 1e-1)}},

@@ -46,6 +46,12 @@ BAD_FILES = {
     "bad_value": ("sweep = Sweep(space={'dropout': tune.choice([0.2, 1.5])})", "'dropout' must be in [0, 1)"),
     "grid_with_random_domain": ("sweep = Sweep(search='grid', space={'lr': tune.uniform(0.1, 0.2)})",
                                 "needs tune.grid_search"),
+    "paired_wrong_length": ("sweep = Sweep(search='grid', space={'optimizer+lr': tune.grid_search([('sgd',)])})",
+                            "each value must be a tuple of 2"),
+    "paired_with_optuna": ("sweep = Sweep(search='optuna', space={'optimizer+lr': tune.choice([('sgd', 0.1)])})",
+                           "define-by-run"),
+    "paired_unknown_part": ("sweep = Sweep(space={'optimizer+rate': tune.choice([('sgd', 0.1)])})",
+                            "unknown hyperparameter 'rate'"),
     "raises": ("import missing_module_xyz", "ModuleNotFoundError"),
 }
 

@@ -202,6 +202,17 @@ def _to_shape(value: Any) -> tuple[int, ...]:
     return sizes
 
 
+def expand_paired(values: dict[str, Any]) -> dict[str, Any]:
+    """Paired hyperparameters: {"optimizer+lr": ("sgd", 0.01)} -> {"optimizer": "sgd", "lr": 0.01}."""
+    out = {}
+    for key, value in values.items():
+        if "+" in key:
+            out.update(zip(key.split("+"), value))
+        else:
+            out[key] = value
+    return out
+
+
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
     """`["lr=0.01", "model=cnn"]` -> {"lr": "0.01", "model": "cnn"}; values stay strings for coerce()."""
     out = {}

@@ -54,7 +54,7 @@ def format_value(value: Any) -> Any:
 
 def searched_keys(sweep: Sweep, configs: list[dict[str, Any]]) -> list[str]:
     if isinstance(sweep.space, dict):
-        keys = set(sweep.space)
+        keys = {part for key in sweep.space for part in key.split("+")}
     else:
         fixed = sweep.fixed_config()
         keys = {k for c in configs for k in c if k not in fixed and k != "seed"}

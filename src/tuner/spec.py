@@ -13,7 +13,8 @@ A sweep file is a plain Python module that defines `sweep = Sweep(...)`:
     )
 
 `space` holds Ray Tune primitives keyed by TrainConfig field, or (search="optuna") a
-define-by-run function `space(trial) -> dict | None` for conditional spaces. Everything is
+define-by-run function `space(trial) -> dict | None` for conditional spaces. Settings that
+go together are paired: `"optimizer+lr": tune.grid_search([("sgd", 0.01), ("adam", 0.001)])`. Everything is
 validated here, before Ray starts: bad input is a UserError naming the file and field.
 """
 
@@ -33,7 +34,7 @@ from typing import Any
 from ray.tune.search.sample import Categorical, Domain, Float, Integer
 
 from tuner import train
-from tuner.config import TrainConfig, coerce, field_names
+from tuner.config import TrainConfig, coerce, expand_paired, field_names
 from tuner.errors import UserError
 
 SEARCHES = ("grid", "random", "optuna")
@@ -278,17 +279,25 @@ def _validate_objectives(sweep: Sweep, fail: Callable[[str], None]) -> None:
 def _validate_space(sweep: Sweep, fail: Callable[[str], None]) -> None:
     fixed = sweep.fixed_config()
     for key, value in sweep.space.items():
-        if key not in field_names():
-            import difflib
-            close = difflib.get_close_matches(key, field_names(), n=1)
-            fail(f"space: unknown hyperparameter {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        if key == "epochs":
-            fail("space: epochs is the budget; set max_epochs (ASHA decides how many each trial gets)")
-        if key in sweep.fixed:
-            fail(f"space: {key!r} is both fixed and searched")
+        parts = key.split("+")
+        for part in parts:
+            if part not in field_names():
+                import difflib
+                close = difflib.get_close_matches(part, field_names(), n=1)
+                fail(f"space: unknown hyperparameter {part!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            if part == "epochs":
+                fail("space: epochs is the budget; set max_epochs (ASHA decides how many each trial gets)")
+            if part in sweep.fixed:
+                fail(f"space: {part!r} is both fixed and searched")
+        if len(parts) > 1 and (sweep.search == "optuna" or isinstance(value, (Float, Integer))):
+            fail(f"space[{key!r}]: paired hyperparameters take tune.grid_search or tune.choice of tuples with "
+                 f"search='grid' or 'random' (with optuna, write a define-by-run function)")
         for candidate in _corner_values(key, value, fail):
+            if len(parts) > 1 and (not isinstance(candidate, (tuple, list)) or len(candidate) != len(parts)):
+                fail(f"space[{key!r}]: each value must be a tuple of {len(parts)} ({', '.join(parts)}), "
+                     f"got {candidate!r}")
             try:
-                train.validate(TrainConfig.from_dict({**fixed, key: candidate}))
+                train.validate(TrainConfig.from_dict({**fixed, **expand_paired({key: candidate})}))
             except UserError as exc:
                 fail(f"space[{key!r}]: {exc}")
     grids = grid_values(sweep.space)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import engine, spec
-from tuner.config import parse_assignments
+from tuner.config import expand_paired, parse_assignments
 from tuner.errors import UserError, run_cli
 from tuner.results import ranking_table
 
@@ -83,6 +83,7 @@ def dry_run(sweep: spec.Sweep) -> None:
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
     for config in spec.sample_configs(sweep, 5):
+        config = expand_paired(config)
         searched = {k: v for k, v in config.items() if k not in sweep.fixed_config() or k == "seed"}
         print("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(searched.items())))
 

@@ -16,7 +16,7 @@ import torch
 from ray import tune
 
 from tuner import train
-from tuner.config import TrainConfig
+from tuner.config import TrainConfig, expand_paired
 from tuner.data import Dataset
 
 STATE_FILE = "state.pt"
@@ -24,10 +24,11 @@ REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "ep
 
 
 def flatten(config: dict[str, Any]) -> dict[str, Any]:
-    """A confirm-phase trial carries the configuration it re-runs under `confirm`, beside its seed."""
-    if "confirm" not in config:
-        return config
-    return {**config["confirm"], **{k: v for k, v in config.items() if k != "confirm"}}
+    """Plain TrainConfig values: paired keys ("optimizer+lr") split, and a confirm-phase trial's
+    `confirm` (the configuration it re-runs) merged beside its seed."""
+    confirm = config.get("confirm", {})
+    rest = {k: v for k, v in config.items() if k != "confirm"}
+    return expand_paired({**confirm, **rest})
 
 
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
