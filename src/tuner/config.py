@@ -213,6 +213,14 @@ def expand_paired(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def trial_values(config: dict[str, Any]) -> dict[str, Any]:
+    """A Tune trial's config as plain TrainConfig values: paired keys split, and a confirm-phase
+    trial's `confirm` (the configuration it re-runs) merged beside its seed."""
+    confirm = config.get("confirm", {})
+    rest = {k: v for k, v in config.items() if k != "confirm"}
+    return expand_paired({**confirm, **rest})
+
+
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
     """`["lr=0.01", "model=cnn"]` -> {"lr": "0.01", "model": "cnn"}; values stay strings for coerce()."""
     out = {}

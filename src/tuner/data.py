@@ -347,6 +347,13 @@ def load(spec: str, data_dir: str | os.PathLike | None = None, verbose: bool = T
     return data
 
 
+def load_sized(spec: str, subset: int = 0, data_dir: str | os.PathLike | None = None,
+               test_images: int = 500) -> Dataset:
+    """The data a sweep trains on: the whole set, or (subset > 0, smoke runs) a stratified subset."""
+    dataset = load(spec, data_dir)
+    return dataset.subset(subset, test_images, seed=0) if subset else dataset
+
+
 def _cache_key(name: str, arg: str | None, root: Path) -> str:
     ident = f"v{CACHE_VERSION}|{name}|{arg}|{root.resolve()}"
     if name == "imagefolder" and arg:

@@ -70,10 +70,7 @@ def check_run_dir(run_dir: Path) -> dict[str, Any]:
 
 
 def load_data(sweep: Sweep, data_dir: str | None) -> data_lib.Dataset:
-    dataset = data_lib.load(sweep.data, data_dir)
-    if sweep.subset:
-        dataset = dataset.subset(sweep.subset, SMOKE_TEST_IMAGES, seed=0)
-    return dataset
+    return data_lib.load_sized(sweep.data, sweep.subset, data_dir, SMOKE_TEST_IMAGES)
 
 
 def param_space(sweep: Sweep) -> dict[str, Any]:

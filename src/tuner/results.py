@@ -19,7 +19,8 @@ import torch
 from tuner import train
 from tuner.data import Dataset
 from tuner.spec import Sweep
-from tuner.trainable import flatten, load_state
+from tuner.config import trial_values
+from tuner.trainable import load_state
 
 HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
 NOT_CHOSEN = {"ERROR", "DIVERGED", "STUCK"}
@@ -67,7 +68,7 @@ def collect(grids: list[tuple[str, Any]], sweep: Sweep) -> tuple[pd.DataFrame, p
     """(trials, history, results by trial id) from Tune ResultGrids, one per phase (search, confirm);
     trials that never started are left out."""
     phases = {trial_id_of(r): (phase, r) for phase, grid in grids for r in grid if _started(r)}
-    configs = {tid: flatten(r.config or {}) for tid, (_, r) in phases.items()}
+    configs = {tid: trial_values(r.config or {}) for tid, (_, r) in phases.items()}
     keys = searched_keys(sweep, list(configs.values()))
     trials, history = [], []
     for trial_id, (phase, result) in sorted(phases.items()):
@@ -93,7 +94,7 @@ def top_configs(grid: Any, sweep: Sweep, count: int) -> list[dict[str, Any]]:
     trials, _, by_id = collect([("search", grid)], sweep)
     ranked = rank(trials, sweep)
     usable = ranked[~ranked["status"].isin(NOT_CHOSEN)].head(count) if len(ranked) else ranked
-    return [{k: v for k, v in flatten(by_id[tid].config).items() if k != "seed"} for tid in usable["trial_id"]]
+    return [{k: v for k, v in trial_values(by_id[tid].config).items() if k != "seed"} for tid in usable["trial_id"]]
 
 
 def _started(result: Any) -> bool:

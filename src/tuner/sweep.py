@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard-host", default="127.0.0.1",
                    help="address the Ray dashboard binds to (default 127.0.0.1: this machine only)")
     p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
+    p.add_argument("--no-report", action="store_true", help="skip writing RUN_DIR/report.html at the end")
     return p
 
 
@@ -109,7 +110,20 @@ def report(run_dir: Path, written: dict[str, Any]) -> None:
             spread = f" (mean {best['seeds']['mean']:.2%} ± {best['seeds']['std']:.2%} over {best['seeds']['n']} seeds)"
         print(f"\nchosen: trial {best['trial_id']}: {searched}\n  val_acc {best['val_acc']:.2%}{spread} at epoch "
               f"{best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
-    print(f"run folder: {run_dir}  (report: python -m tuner.analysis {run_dir})")
+    print(f"run folder: {run_dir}")
+
+
+def write_analysis(run_dir: Path, data_dir: str | None) -> None:
+    """The HTML report; a failure here must not lose the sweep, so it is reported and the run stands."""
+    from tuner.analysis import load_run, write_report
+
+    try:
+        path = write_report(load_run(run_dir), data_dir=data_dir)
+    except Exception as exc:  # the run folder is complete; the report can be redone with tuner.analysis
+        print(f"warning: the report failed ({type(exc).__name__}: {exc}); retry: python -m tuner.analysis {run_dir}",
+              file=sys.stderr)
+        return
+    print(f"report: {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         options.cli = saved.get("cli", {})
         run_dir, written = engine.resume(args.resume, sweep, options)
         report(run_dir, written)
+        if not args.no_report:
+            write_analysis(run_dir, args.data_dir)
         return 0
     if not args.sweep_file:
         raise UserError("give a sweep file (e.g. sweeps/mnist_mlp.py) or --resume RUN_DIR")
@@ -136,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     run_dir, written = engine.run(sweep, path, options)
     report(run_dir, written)
+    if not args.no_report:
+        write_analysis(run_dir, args.data_dir)
     return 0
 
 

@@ -16,19 +16,11 @@ import torch
 from ray import tune
 
 from tuner import train
-from tuner.config import TrainConfig, expand_paired
+from tuner.config import TrainConfig, trial_values
 from tuner.data import Dataset
 
 STATE_FILE = "state.pt"
 REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params")
-
-
-def flatten(config: dict[str, Any]) -> dict[str, Any]:
-    """Plain TrainConfig values: paired keys ("optimizer+lr") split, and a confirm-phase trial's
-    `confirm` (the configuration it re-runs) merged beside its seed."""
-    confirm = config.get("confirm", {})
-    rest = {k: v for k, v in config.items() if k != "confirm"}
-    return expand_paired({**confirm, **rest})
 
 
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
@@ -37,7 +29,7 @@ def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
 
 
 def run_trial(config: dict[str, Any], data: Dataset) -> None:
-    cfg = TrainConfig.from_dict(flatten(config))
+    cfg = TrainConfig.from_dict(trial_values(config))
     if cfg.device == "auto" and not ray.get_gpu_ids():
         cfg = cfg.replace(device="cpu")  # no GPU reserved for this trial: never borrow one
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)

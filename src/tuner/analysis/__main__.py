@@ -1,0 +1,47 @@
+"""python -m tuner.analysis RUN_DIR [--top K] [--compare NAME] [--open]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import webbrowser
+
+import optuna
+
+from tuner.analysis import tables
+from tuner.analysis.load import load_run
+from tuner.analysis.report import write_report
+from tuner.errors import UserError, run_cli
+from tuner.results import ranking_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuner.analysis",
+                                     description="Rank a sweep's configurations and write RUN_DIR/report.html.")
+    parser.add_argument("run_dir", help="a run folder written by python -m tuner.sweep")
+    parser.add_argument("--top", type=int, default=10, help="configurations in the ranking (default 10)")
+    parser.add_argument("--compare", metavar="NAME", help="hyperparameter for the best-per-level comparison "
+                                                          "(default: optimizer if searched)")
+    parser.add_argument("--data-dir", help="data root for the sample-prediction images (default $TUNER_DATA)")
+    parser.add_argument("--open", action="store_true", help="open the report in a browser")
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1, got {args.top}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run = load_run(args.run_dir)
+    if args.compare and f"config/{args.compare}" not in run.trials:
+        searched = ", ".join(c.removeprefix("config/") for c in run.config_columns) or "none"
+        raise UserError(f"--compare {args.compare!r} was not searched in this run; searched: {searched}")
+    print(ranking_table(run.trials, args.top))
+    for missing in run.missing:
+        print(f"missing: {missing}")
+    print("trials: " + ", ".join(f"{n} {s}" for s, n in tables.status_counts(run).items()))
+    path = write_report(run, args.top, args.compare, args.data_dir)
+    print(f"report: {path}")
+    if args.open:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
