@@ -76,7 +76,7 @@ def load_data(sweep: Sweep, data_dir: str | None) -> data_lib.Dataset:
 def param_space(sweep: Sweep) -> dict[str, Any]:
     from ray import tune
 
-    fixed = {k: v for k, v in sweep.fixed_config().items() if k != "subset"}
+    fixed = sweep.fixed_config()
     searched = dict(sweep.space) if isinstance(sweep.space, dict) else {}
     grid_seeds = sweep.search == "grid" and len(sweep.seeds) > 1
     seeds = tune.grid_search(list(sweep.seeds)) if grid_seeds else sweep.seeds[0]  # others: confirm phase

@@ -71,7 +71,8 @@ class Sweep:
     max_failures: int = 1  # retries of a crashed trial (from its last checkpoint) before it is ERROR
     checkpoint_keep: int = 2  # checkpoints kept per trial
     time_budget_s: float | None = None  # wall-clock budget for the whole sweep
-    subset: int = 0  # train+val images per trial (0 = all); set by --smoke
+    subset: int = 0  # --smoke: the driver cuts the data set to this many train+val images and 500 test images
+    #   (to train on fewer images but test on all, fix TrainConfig's subset instead: fixed={"subset": 10000})
 
     @property
     def space_keys(self) -> list[str]:
@@ -79,7 +80,7 @@ class Sweep:
 
     def fixed_config(self) -> dict[str, Any]:
         """TrainConfig values shared by every trial."""
-        base = {"data": self.data, "model": self.model, "epochs": self.max_epochs, "subset": self.subset}
+        base = {"data": self.data, "model": self.model, "epochs": self.max_epochs}
         return {**base, **self.fixed}
 
     def to_json(self) -> dict[str, Any]:
