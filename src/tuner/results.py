@@ -82,6 +82,7 @@ def collect(grids: list[tuple[str, Any]], sweep: Sweep) -> tuple[pd.DataFrame, p
         row["num_params"] = int(epochs["num_params"].iloc[-1]) if len(epochs) else None
         row["phase"] = phase
         row["error"] = _first_line(result.error) if result.error is not None else ""
+        row["failures"] = failures(result)
         trials.append(row)
         for record in epochs.to_dict("records"):
             history.append({"trial_id": trial_id, **{c: record.get(c) for c in HISTORY_COLUMNS[1:]}})
@@ -95,6 +96,21 @@ def top_configs(grid: Any, sweep: Sweep, count: int) -> list[dict[str, Any]]:
     ranked = rank(trials, sweep)
     usable = ranked[~ranked["status"].isin(NOT_CHOSEN)].head(count) if len(ranked) else ranked
     return [{k: v for k, v in trial_values(by_id[tid].config).items() if k != "seed"} for tid in usable["trial_id"]]
+
+
+def failures(result: Any) -> int:
+    """Times the trial failed (raised, or its process or node died), from Tune's error.txt in the trial folder:
+    Tune retries a trial from its last checkpoint up to max_failures times, then records it as ERROR."""
+    try:
+        with result.filesystem.open_input_stream(f"{result.path}/error.txt") as stream:
+            text = stream.read().decode(errors="replace")
+    except (FileNotFoundError, OSError):
+        return 0
+    return failure_count(text)
+
+
+def failure_count(error_txt: str) -> int:
+    return sum(line.startswith("Failure # ") for line in error_txt.splitlines())
 
 
 def _started(result: Any) -> bool:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from tuner.config import trial_values
 from tuner.errors import UserError
-from tuner.results import FIT_STATUS, HISTORY_COLUMNS, NOT_CHOSEN, TRIAL_DIR_PREFIX
+from tuner.results import FIT_STATUS, HISTORY_COLUMNS, NOT_CHOSEN, TRIAL_DIR_PREFIX, failure_count
 
 
 @dataclass
@@ -133,7 +133,7 @@ def _from_ray(run_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.Dat
                     "train_acc": best["train_acc"], "train_time_s": float(frame["epoch_time_s"].sum()),
                     "seed": config.get("seed", 0), "num_params": last.get("num_params"),
                     "phase": "confirm" if result_file.parent.parent.name.endswith("confirm") else "search",
-                    "error": ""})
+                    "error": "", "failures": _failures(result_file.parent / "error.txt")})
         rows.append(row)
         history += [{"trial_id": trial_id, **{c: r.get(c) for c in HISTORY_COLUMNS[1:]}}
                     for r in frame.to_dict("records")]
@@ -143,6 +143,10 @@ def _from_ray(run_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.Dat
         trials = trials.sort_values(metric if metric in trials else "val_acc", ascending=ascending)
         trials = trials.reset_index(drop=True)
     return trials, pd.DataFrame(history, columns=HISTORY_COLUMNS)
+
+
+def _failures(error_file: Path) -> int:
+    return failure_count(error_file.read_text()) if error_file.exists() else 0
 
 
 def _searched(sweep: dict[str, Any], config: dict[str, Any], fixed: dict[str, Any]) -> list[str]:

@@ -1,0 +1,236 @@
+"""Sweeps that survive failures, with real Ray processes on this machine: a worker node dies
+mid-trial, the driver is SIGKILLed, a trial raises or its process is killed (as the OOM killer does).
+
+Each test prints the seconds lost to its failure (work redone plus restart); run with -s to see them.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweep_helpers import write_sweep
+
+SLOW_TRIALS = '{"hidden": (256, 256), "batch_size": 10, "scheduler": "none"}'  # about 1 s an epoch on one core
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # resolve 127.0.0.1 as this node's address, not the LAN's
+
+
+def trial_results(run_dir: Path, folder: str = "ray") -> dict[str, list[dict]]:
+    """Every result Ray Tune recorded, per trial id, in order (result.json lines)."""
+    out = {}
+    for path in sorted((run_dir / folder).glob("trial_*/result.json")):
+        lines = []
+        for line in path.read_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:  # a line Tune is writing right now
+                break
+        if lines:
+            out[path.parent.name.removeprefix("trial_")] = lines
+    return out
+
+
+class Watch:
+    """Polls a run folder every 0.1 s and remembers when each trial's n-th result first appeared."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir, self.seen = run_dir, {}
+
+    def results(self) -> dict[str, list[dict]]:
+        now, found = time.time(), trial_results(self.run_dir)
+        for trial_id, records in found.items():
+            for index in range(len(records)):
+                self.seen.setdefault((trial_id, index), now)
+        return found
+
+    def until(self, condition, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if condition(self.results()):
+                return
+            if proc is not None and proc.poll() is not None:
+                pytest.fail(f"the sweep ended (exit {proc.returncode}) before {what}")
+            time.sleep(0.1)
+        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    def seconds_lost(self, trial_id: str, reports_before: int) -> float:
+        """Wall time beyond useful work: from the trial's last report before the failure to its first one
+        after, less that epoch's own training time (the partial epoch redone plus the restart)."""
+        self.until(lambda found: len(found.get(trial_id, [])) > reports_before, 240, "a report after the failure")
+        first_after = trial_results(self.run_dir)[trial_id][reports_before]
+        return (self.seen[(trial_id, reports_before)] - self.seen[(trial_id, reports_before - 1)]
+                - first_after["epoch_time_s"])
+
+
+def sweep_command(sweep_file: Path, results: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "tuner.sweep", str(sweep_file), "--results", str(results), "--no-report",
+            "--no-dashboard", *args]
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def process_gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_worker_node_dies_and_the_trial_resumes_from_its_checkpoint_elsewhere(tmp_path, capsys):
+    from ray.cluster_utils import Cluster
+
+    os.environ.update(LOOPBACK_ENV)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
+                                                            "include_dashboard": False})
+    try:
+        workers = [cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1") for _ in range(3)]
+        cluster.wait_for_nodes()
+        sweep_file = write_sweep(tmp_path, f"""
+            sweep = Sweep(data="synthetic", fixed={SLOW_TRIALS}, space={{"lr": tune.grid_search([1e-3, 3e-3])}},
+                          search="grid", trial_scheduler="none", max_epochs=5, max_failures=1)
+        """)
+        out = tmp_path / "run"
+        proc = subprocess.Popen(sweep_command(sweep_file, out, "--address", cluster.address),
+                                env={**os.environ, **LOOPBACK_ENV})
+        watch, midway = Watch(out), {}
+
+        def a_trial_is_midway(found) -> bool:
+            for trial_id, records in found.items():
+                if 2 <= records[-1]["epoch"] < 4:
+                    midway.update({**records[-1], "trial_id": trial_id, "reports": len(records)})
+                    return True
+            return False
+
+        watch.until(a_trial_is_midway, 240, "a trial reported two epochs", proc)
+        raylet = parent_pid(midway["pid"])  # trial processes are children of their node's raylet
+        node = next(w for w in workers if w.all_processes["raylet"][0].process.pid == raylet)
+        cluster.remove_node(node, allow_graceful=False)
+        lost = watch.seconds_lost(midway["trial_id"], midway["reports"])
+        assert proc.wait(timeout=300) == 0
+    finally:
+        cluster.shutdown()
+
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 and trials["trial_id"].is_unique
+    assert (trials["status"] == "TERMINATED").all() and (trials["epochs"] == 5).all()
+    records = trial_results(out)[midway["trial_id"]]
+    epochs = [r["epoch"] for r in records]
+    assert epochs == [1, 2, 3, 4, 5], epochs  # continued after the failure, never restarted from epoch 1
+    resumed = records[midway["reports"]]
+    assert resumed["pid"] != midway["pid"] and process_gone(midway["pid"])
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == 10 and not history.duplicated(["trial_id", "epoch"]).any()
+    with capsys.disabled():
+        print(f"\nnode death after epoch {midway['epoch']}: resumed at epoch {resumed['epoch']} on another node, "
+              f"{lost:.1f} s lost (partial epoch redone + restart)")
+
+
+SIGKILL_GRID = f"""
+    sweep = Sweep(data="synthetic", fixed={SLOW_TRIALS}, space={{"lr": tune.grid_search([1e-3, 2e-3, 3e-3, 4e-3])}},
+                  search="grid", trial_scheduler="none", max_epochs=4)
+"""
+
+
+def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes(tmp_path, capsys):
+    sweep_file = write_sweep(tmp_path, SIGKILL_GRID)
+    reference, out = tmp_path / "reference", tmp_path / "killed"
+    started = time.time()
+    subprocess.run(sweep_command(sweep_file, reference), check=True, capture_output=True)
+    uninterrupted_s = time.time() - started
+
+    started = time.time()
+    proc = subprocess.Popen(sweep_command(sweep_file, out), start_new_session=True)
+
+    def one_done_one_midway(found) -> bool:
+        last = [records[-1]["epoch"] for records in found.values()]
+        return 4 in last and any(1 <= e < 4 for e in last)
+
+    Watch(out).until(one_done_one_midway, 240, "one trial finished and another one midway", proc)
+    before = trial_results(out)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = time.time()
+
+    resumed = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(out), "--no-report",
+                              "--no-dashboard"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    resume_s = time.time() - killed_at
+
+    after = trial_results(out)
+    assert set(before) <= set(after)
+    for trial_id, records in before.items():
+        if records[-1]["epoch"] == 4:  # finished before the kill: not run again
+            assert after[trial_id] == records
+        else:  # unfinished: continued from its last checkpoint, not from epoch 1
+            epochs = [r["epoch"] for r in after[trial_id]]
+            assert epochs[: len(records)] == [r["epoch"] for r in records] and epochs[-1] == 4, epochs
+            assert epochs[len(records)] > 1
+
+    trials, expected = pd.read_csv(out / "trials.csv"), pd.read_csv(reference / "trials.csv")
+    assert trials["trial_id"].is_unique and set(trials["trial_id"]) == set(after)
+    columns = ["config/lr", "status", "epochs", "val_acc", "val_loss", "best_epoch"]
+    by_lr = lambda frame: frame[columns].sort_values("config/lr").reset_index(drop=True)
+    pd.testing.assert_frame_equal(by_lr(trials), by_lr(expected))  # bit-for-bit: resumed runs end identically
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == 16 and not history.duplicated(["trial_id", "epoch"]).any()
+    assert json.loads((out / "run.json").read_text())["resumed"] is True
+    lost = killed_at - started + resume_s - uninterrupted_s
+    with capsys.disabled():
+        print(f"\ndriver SIGKILL: uninterrupted {uninterrupted_s:.1f} s; killed after {killed_at - started:.1f} s, "
+              f"resume {resume_s:.1f} s: {lost:.1f} s lost (a second Ray start + partial epochs redone)")
+
+
+@pytest.fixture
+def local_ray():
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_a_raising_trial_is_retried_then_error_and_a_killed_one_recovers(local_ray, tmp_path, capsys):
+    from tuner import sweep as sweep_cli
+
+    sweep_file = write_sweep(tmp_path, f"""
+        sweep = Sweep(data="synthetic:1x32x32", fixed={{**{SLOW_TRIALS}, "width": 30, "heads": 4}},
+                      space={{"model": tune.grid_search(["mlp", "vit"])}}, search="grid", trial_scheduler="none",
+                      max_epochs=4, max_failures=2)
+    """)  # vit: a 30-wide embedding cannot split into 4 heads, on every attempt
+    out = tmp_path / "run"
+    watch, killed = Watch(out), {}
+
+    def kill_the_mlp_trial_once() -> None:  # SIGKILL, as the kernel's OOM killer sends it
+        def midway(found) -> bool:
+            for trial_id, records in found.items():
+                if records[-1].get("epoch", 0) >= 2 and records[-1]["config"]["model"] == "mlp":
+                    killed.update({**records[-1], "trial_id": trial_id, "reports": len(records)})
+                    return True
+            return False
+
+        watch.until(midway, 240, "the mlp trial reported two epochs")
+        os.kill(killed["pid"], signal.SIGKILL)
+        killed["lost"] = watch.seconds_lost(killed["trial_id"], killed["reports"])
+
+    killer = threading.Thread(target=kill_the_mlp_trial_once, daemon=True)
+    killer.start()
+    assert sweep_cli.main([str(sweep_file), "--results", str(out), "--no-report"]) == 0
+    killer.join(timeout=5)
+
+    trials = pd.read_csv(out / "trials.csv").set_index("config/model")
+    assert trials.loc["vit", "status"] == "ERROR" and trials.loc["vit", "failures"] == 3  # 1 try + 2 retries
+    assert "divisible" in trials.loc["vit", "error"]
+    assert trials.loc["mlp", "status"] == "TERMINATED" and trials.loc["mlp", "epochs"] == 4
+    assert trials.loc["mlp", "failures"] == 1
+    epochs = [r["epoch"] for r in trial_results(out)[killed["trial_id"]]]
+    assert epochs == [1, 2, 3, 4], epochs
+    assert json.loads((out / "best.json").read_text())["searched"]["model"] == "mlp"
+    with capsys.disabled():
+        print(f"\ntrial SIGKILL after epoch {killed['epoch']}: {killed['lost']:.1f} s lost "
+              f"(partial epoch redone + restart)")
