@@ -170,3 +170,40 @@ def test_time_budget_ends_the_sweep_and_still_tests_the_best(local_ray, tmp_path
     assert json.loads((out / "run.json").read_text())["ended_by"] == "time_budget"
     assert len(pd.read_csv(out / "trials.csv")) < 50
     assert "test_acc" in json.loads((out / "best.json").read_text())
+
+
+def test_results_at_a_uri_hold_the_experiment_and_the_run_folder_and_resume_from_it(local_ray, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the local copy goes to ./runs/<name>
+    path = write_sweep(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.grid_search([1e-3, 1e-2])}},
+                      search="grid", trial_scheduler="none", max_epochs=2)
+    """)
+    remote = tmp_path / "bucket" / "cifar"
+    uri = f"file://{remote}"
+    assert sweep_cli.main([str(path), "--results", uri, "--no-report"]) == 0
+    for name in ("trials.csv", "history.csv", "best.json", "best_model.pt", "spec.json", "sweep.py", "run.json"):
+        assert (remote / name).is_file(), name
+    checkpoints = list((remote / "ray").glob("trial_*/checkpoint_*"))
+    assert len(checkpoints) >= 2 and not (tmp_path / "runs" / "cifar" / "ray").exists()  # Ray wrote to the URI
+    trials = pd.read_csv(remote / "trials.csv")
+    assert len(trials) == 2 and (trials["status"] == "TERMINATED").all()
+
+    assert sweep_cli.main(["--resume", uri, "--no-report"]) == 0  # a finished sweep: nothing runs again
+    resumed = pd.read_csv(remote / "trials.csv")
+    assert sorted(resumed["trial_id"]) == sorted(trials["trial_id"]) and json.loads(
+        (remote / "run.json").read_text())["resumed"] is True
+
+
+def test_results_uri_that_exists_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.grid_search([1e-3])}}, search="grid",
+                      trial_scheduler="none", max_epochs=1)
+    """)
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        from tuner.errors import run_cli
+        run_cli(sweep_cli.main, [str(path), "--results", f"file://{tmp_path / 'taken'}"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: --results file://")

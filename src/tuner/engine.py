@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import data as data_lib
-from tuner import results, spec
+from tuner import results, spec, storage
 from tuner.errors import UserError
 from tuner.progress import ProgressLine
 from tuner.spec import Sweep
@@ -39,7 +39,7 @@ SMOKE_TEST_IMAGES = 500
 
 @dataclass
 class RunOptions:
-    results: Path | None = None  # the run folder; default runs/<name>-<timestamp>
+    results: str | None = None  # the run folder, or a URI (s3://...) for Ray's storage_path; default runs/<name>-<ts>
     data_dir: str | None = None
     address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
     dashboard: bool = True
@@ -49,6 +49,13 @@ class RunOptions:
 
 
 def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
+    if storage.is_uri(options.results):
+        if storage.exists(options.results):
+            raise UserError(f"--results {options.results} exists; resume it with --resume {options.results}")
+        run_dir = storage.staging_dir(options.results)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"{run_dir} (the local copy of --results {options.results}) exists and is not empty")
+        return run_dir
     if options.results:
         run_dir = Path(options.results)
         if run_dir.exists() and any(run_dir.iterdir()):
@@ -57,16 +64,25 @@ def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
     return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def check_run_dir(run_dir: Path) -> dict[str, Any]:
-    """A folder --resume can continue: it has spec.json, sweep.py and Ray's experiment state."""
-    needed = [run_dir / "spec.json", run_dir / "sweep.py", run_dir / RAY_FOLDER]
-    missing = [p.name for p in needed if not p.exists()]
-    if not run_dir.is_dir() or missing:
-        raise UserError(f"--resume {run_dir} is not a tuner run folder (missing: {', '.join(missing) or run_dir})")
+def open_run(location: str) -> tuple[Path, dict[str, Any]]:
+    """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>):
+    it has spec.json, sweep.py and Ray's experiment state. Returns the local folder and spec.json."""
+    run_dir = storage.download(location, ["spec.json", "sweep.py", "run.json"]) if storage.is_uri(location) \
+        else Path(location)
+    missing = [p.name for p in (run_dir / "spec.json", run_dir / "sweep.py") if not p.exists()]
+    if not storage.exists(experiment_path(run_dir, location), RAY_FOLDER):
+        missing.append(RAY_FOLDER)
+    if missing:
+        raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
     try:
-        return json.loads((run_dir / "spec.json").read_text())
+        return run_dir, json.loads((run_dir / "spec.json").read_text())
     except json.JSONDecodeError as exc:
-        raise UserError(f"--resume {run_dir}: spec.json is not valid JSON ({exc})") from None
+        raise UserError(f"--resume {location}: spec.json is not valid JSON ({exc})") from None
+
+
+def experiment_path(run_dir: Path, results: str | None) -> str:
+    """Where Ray Tune keeps the experiment and checkpoints: the --results URI, else the run folder."""
+    return results if storage.is_uri(results) else str(run_dir.resolve())
 
 
 def load_data(sweep: Sweep, data_dir: str | None) -> data_lib.Dataset:
@@ -132,7 +148,7 @@ def trainable(sweep: Sweep, dataset: data_lib.Dataset) -> Any:
     return tune.with_resources(tune.with_parameters(run_trial, data=dataset), resources)
 
 
-def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path) -> Any:
+def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str) -> Any:
     """The search phase: the sweep's space, search algorithm and trial scheduler."""
     from ray import tune
 
@@ -144,14 +160,14 @@ def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path) -> Any:
         max_concurrent_trials=(sweep.max_concurrent or None) if sweep.search == "optuna" else None,
         time_budget_s=sweep.time_budget_s, reuse_actors=True, trial_dirname_creator=results.trial_dirname)
     return tune.Tuner(trainable(sweep, dataset), param_space=param_space(sweep), tune_config=tune_config,
-                      run_config=run_config(sweep, run_dir, RAY_FOLDER, expected_trials(sweep)))
+                      run_config=run_config(sweep, storage_path, RAY_FOLDER, expected_trials(sweep)))
 
 
-def run_config(sweep: Sweep, run_dir: Path, name: str, total: int) -> Any:
+def run_config(sweep: Sweep, storage_path: str, name: str, total: int) -> Any:
     from ray import tune
 
     return tune.RunConfig(
-        name=name, storage_path=str(run_dir.resolve()), verbose=0,
+        name=name, storage_path=storage_path, verbose=0,
         callbacks=[ProgressLine(sweep.metric, sweep.mode, total, sweep.max_epochs)],
         failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
@@ -161,13 +177,13 @@ def needs_confirm(sweep: Sweep) -> bool:
     return sweep.search != "grid" and len(sweep.seeds) > 1 and sweep.confirm_top > 0
 
 
-def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path, search_grid: Any) -> Any | None:
+def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, search_grid: Any) -> Any | None:
     """The confirm phase: the search's best configurations, full length, once per other seed."""
     from ray import tune
     from ray.tune.search import BasicVariantGenerator
 
-    if (run_dir / CONFIRM_FOLDER).exists():
-        return tune.Tuner.restore(str((run_dir / CONFIRM_FOLDER).resolve()), trainable=trainable(sweep, dataset),
+    if storage.exists(storage_path, CONFIRM_FOLDER):
+        return tune.Tuner.restore(f"{storage_path}/{CONFIRM_FOLDER}", trainable=trainable(sweep, dataset),
                                   resume_unfinished=True, resume_errored=False, restart_errored=False)
     configs = results.top_configs(search_grid, sweep, sweep.confirm_top)
     if not configs:
@@ -180,7 +196,7 @@ def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, run_dir: Path, search
         trial_dirname_creator=results.trial_dirname)
     space = {"confirm": tune.grid_search(configs), "seed": tune.grid_search(others)}
     return tune.Tuner(trainable(sweep, dataset), param_space=space, tune_config=tune_config,
-                      run_config=run_config(sweep, run_dir, CONFIRM_FOLDER, len(configs) * len(others)))
+                      run_config=run_config(sweep, storage_path, CONFIRM_FOLDER, len(configs) * len(others)))
 
 
 def expected_trials(sweep: Sweep) -> int:
@@ -257,7 +273,7 @@ def execute(sweep: Sweep, run_dir: Path, dataset: data_lib.Dataset, options: Run
     grids = [("search", tuner.fit())]
     ended_by = _ended_by(sweep, grids[0][1], time.time() - started)
     if needs_confirm(sweep) and ended_by == "completed":
-        confirm = confirm_tuner(sweep, dataset, run_dir, grids[0][1])
+        confirm = confirm_tuner(sweep, dataset, experiment_path(run_dir, options.results), grids[0][1])
         if confirm is not None:
             grids.append(("confirm", confirm.fit()))
     wall = time.time() - started
@@ -313,7 +329,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     run_dir = prepare(sweep, sweep_path, options)
     print(dashboard_hint(start_ray(options)), flush=True)
     sweep = fit_to_local_resources(sweep, options)
-    tuner = build_tuner(sweep, dataset, run_dir)
+    tuner = build_tuner(sweep, dataset, experiment_path(run_dir, options.results))
     return run_dir, execute(sweep, run_dir, dataset, options, tuner)
 
 
@@ -324,6 +340,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions) -> tuple[Path, dict
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options)), flush=True)
     sweep = fit_to_local_resources(sweep, options)
-    tuner = tune.Tuner.restore(str((run_dir / RAY_FOLDER).resolve()), trainable=trainable(sweep, dataset),
+    tuner = tune.Tuner.restore(f"{experiment_path(run_dir, options.results)}/{RAY_FOLDER}",
+                               trainable=trainable(sweep, dataset),
                                resume_unfinished=True, resume_errored=False, restart_errored=False)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tuner import engine, spec
+from tuner import engine, spec, storage
 from tuner.config import expand_paired, parse_assignments
 from tuner.errors import UserError, run_cli
 from tuner.results import ranking_table
@@ -32,12 +32,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="SPEC", help="data set: mnist, fashion_mnist, cifar10, imagefolder:PATH, "
                                                   "synthetic[:CxHxW]")
     p.add_argument("--data-dir", help="data root (default $TUNER_DATA, else ~/.cache/tuner)")
-    p.add_argument("--results", type=Path, help="run folder to write (default runs/<sweep>-<YYYYmmdd-HHMMSS>)")
+    p.add_argument("--results", metavar="DIR|URI",
+                   help="run folder to write (default runs/<sweep>-<YYYYmmdd-HHMMSS>), or shared storage such as "
+                        "s3://bucket/runs/NAME: Ray keeps checkpoints there, the run folder is copied there at the end")
     p.add_argument("--address", help="join a Ray cluster: auto (on a cluster node) or ray://HOST:10001")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; 0.25 packs four trials on a GPU")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
     p.add_argument("--smoke", action="store_true", help="2 trials x 1 epoch on a small subset: does it run?")
-    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a killed sweep from its run folder")
+    p.add_argument("--resume", metavar="RUN_DIR|URI", help="continue a killed sweep from its run folder (or URI)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved sweep and sample configs; run nothing")
     p.add_argument("--seed", type=int, help="seed of the search algorithm (which configurations are drawn)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
@@ -126,6 +128,15 @@ def write_analysis(run_dir: Path, data_dir: str | None) -> None:
     print(f"report: {path}")
 
 
+def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, options: engine.RunOptions) -> None:
+    report(run_dir, written)
+    if not args.no_report:
+        write_analysis(run_dir, args.data_dir)
+    if storage.is_uri(options.results):
+        storage.upload(run_dir, options.results)
+        print(f"run folder copied to {options.results}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
@@ -133,14 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         if args.sweep_file:
             raise UserError("give either a sweep file or --resume RUN_DIR, not both")
-        saved = engine.check_run_dir(args.resume)
-        sweep = apply_changes(spec.load(args.resume / "sweep.py"), saved.get("cli", {}), str(args.resume))
+        run_dir, saved = engine.open_run(args.resume)
+        sweep = apply_changes(spec.load(run_dir / "sweep.py"), saved.get("cli", {}), args.resume)
         sweep = dataclasses.replace(sweep, name=saved["sweep"]["name"])
         options.cli = saved.get("cli", {})
-        run_dir, written = engine.resume(args.resume, sweep, options)
-        report(run_dir, written)
-        if not args.no_report:
-            write_analysis(run_dir, args.data_dir)
+        options.results = args.resume if storage.is_uri(args.resume) else None
+        run_dir, written = engine.resume(run_dir, sweep, options)
+        finish(run_dir, written, args, options)
         return 0
     if not args.sweep_file:
         raise UserError("give a sweep file (e.g. sweeps/mnist_mlp.py) or --resume RUN_DIR")
@@ -151,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         dry_run(sweep)
         return 0
     run_dir, written = engine.run(sweep, path, options)
-    report(run_dir, written)
-    if not args.no_report:
-        write_analysis(run_dir, args.data_dir)
+    finish(run_dir, written, args, options)
     return 0
 
 
