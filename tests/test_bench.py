@@ -22,3 +22,14 @@ def test_bench_measures_both_loops_and_reports_ratios(tmp_path, monkeypatch, cap
         assert 0 <= r["baseline_test_acc"] <= 1 and 0 <= r["tuner_test_acc"] <= 1
     printed = capsys.readouterr().out
     assert "speedup" in printed and "num_workers=2" in printed
+
+
+def test_sweep_overhead_runs_a_real_sweep_and_accounts_for_its_time(tmp_path, capsys):
+    assert bench.main(["--sweep-overhead", "4", "--json", str(tmp_path / "overhead.json")]) == 0
+    result = json.loads((tmp_path / "overhead.json").read_text())["sweep_overhead"]
+    assert result["trials"] == 4 and result["slots"] >= 1
+    assert result["trials_per_min"] == pytest.approx(4 / result["wall_s"] * 60, rel=0.01)
+    assert 0 < result["first_trials_done_s"] < result["wall_s"] and result["steady_trials_per_min"] > 0
+    assert result["overhead_s_per_trial"] == pytest.approx(
+        60 / result["steady_trials_per_min"] * result["slots"] - result["train_s_per_trial"], abs=0.01)
+    assert "trials/min" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """Benchmark: tuner's training loop against the loop the source studies wrote, in one process.
 
     python -m tuner.bench [--json PATH] [--only mnist_mlp|cifar_cnn] [--epochs 1]
+    python -m tuner.bench --sweep-overhead 40      # per-trial cost of the sweep engine, trials/min
 
 Baseline (as the studies wrote it): torchvision data sets giving PIL images, per-sample
 transforms (ToTensor, Normalize and the same augmentation), a DataLoader (timed with
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from torch import nn
 from tuner import data as data_lib
 from tuner import train
 from tuner.config import TrainConfig
-from tuner.errors import run_cli
+from tuner.errors import UserError, run_cli
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,47 @@ def measure(case: Case, data_dir: str | None, epochs: int) -> dict[str, Any]:
             "threads": torch.get_num_threads()}
 
 
+# ---------------------------------------------------------------- the sweep engine's cost per trial
+
+OVERHEAD_SWEEP = """from ray import tune
+from tuner.spec import Sweep
+
+sweep = Sweep(name="overhead", data="synthetic", fixed={{"hidden": (32,), "batch_size": 256, "scheduler": "none"}},
+              space={{"lr": tune.loguniform(1e-4, 1e-1)}}, search="random", trial_scheduler="none",
+              num_samples={trials}, max_epochs=1)
+"""
+
+
+def sweep_overhead(trials: int) -> dict[str, Any]:
+    """A real sweep of one-epoch synthetic trials on a fresh local Ray. Once every trial slot has finished its
+    first trial (Ray's start-up and the actors' imports behind it), trials end at a steady rate; the slot time
+    per trial at that rate, less a trial's own training time, is the engine's overhead per trial: trial start or
+    actor reset, data handoff from the object store, report, checkpoint, scheduling."""
+    import ray
+
+    from tuner import engine, spec
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "overhead.py"
+        path.write_text(OVERHEAD_SWEEP.format(trials=trials))
+        sweep = spec.load(path)
+        started = time.time()
+        run_dir, written = engine.run(sweep, path, engine.RunOptions(results=str(Path(folder) / "run"),
+                                                                     dashboard=False))
+        slots = min(trials, int(ray.cluster_resources().get("CPU", 1) // sweep.cpu))
+        ray.shutdown()
+        ended = sorted(json.loads(f.read_text().splitlines()[-1])["reported_at"] - started
+                       for f in (run_dir / "ray").glob("trial_*/result.json"))
+    if len(ended) <= slots + 1:
+        raise UserError(f"--sweep-overhead needs more than {slots + 1} trials to see a steady rate")
+    steady = (ended[-1] - ended[slots - 1]) / (len(ended) - slots)  # wall seconds per trial, all slots busy
+    train_s = float(written["trials"]["train_time_s"].mean())
+    return {"trials": len(ended), "slots": slots, "wall_s": written["run"]["wall_time_s"],
+            "trials_per_min": round(len(ended) / written["run"]["wall_time_s"] * 60, 1),
+            "steady_trials_per_min": round(60 / steady, 1), "first_trials_done_s": round(ended[slots - 1], 1),
+            "train_s_per_trial": round(train_s, 3), "overhead_s_per_trial": round(steady * slots - train_s, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tuner.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,7 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(cases()), action="append", help="run only this case")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per loop (default 1)")
     parser.add_argument("--data-dir", help=f"data root (default ${data_lib.DATA_ENV}, else ~/.cache/tuner)")
+    parser.add_argument("--sweep-overhead", type=int, metavar="TRIALS",
+                        help="instead: time a sweep of TRIALS one-epoch synthetic trials (per-trial overhead)")
     args = parser.parse_args(argv)
+    if args.sweep_overhead:
+        result = sweep_overhead(args.sweep_overhead)
+        print(f"\n{result['trials']} one-epoch trials on {result['slots']} slots in {result['wall_s']:.1f} s: "
+              f"{result['trials_per_min']:.1f} trials/min; the first {result['slots']} ended "
+              f"{result['first_trials_done_s']:.1f} s after the command began (data, Ray and actor start-up), then {result['steady_trials_per_min']:.1f} "
+              f"trials/min; overhead {result['overhead_s_per_trial']:.3f} s per trial (start, data handoff, report, "
+              f"checkpoint) beside {result['train_s_per_trial']:.3f} s of training")
+        if args.json:
+            args.json.write_text(json.dumps({"sweep_overhead": result}, indent=2))
+        return 0
     results = {}
     for name in args.only or sorted(cases()):
         print(f"{name}: timing the seed-style loop (num_workers 0 and 2) and tuner's loop ...", flush=True)

@@ -8,6 +8,7 @@ every epoch with a checkpoint holding the full resumable state.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def run_trial(config: dict[str, Any], data: Dataset) -> None:
     def report(record: dict[str, Any], state: Any) -> None:
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
-            tune.report({k: record[k] for k in REPORTED}, checkpoint=tune.Checkpoint.from_directory(folder))
+            metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time()}  # wall clock, for timelines
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     train.fit(cfg, data, on_epoch=report, resume=resume)
