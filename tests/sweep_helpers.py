@@ -1,5 +1,8 @@
 """Small real sweeps on synthetic data for the engine tests."""
 
+import json
+import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,3 +14,35 @@ def write_sweep(folder: Path, body: str, name: str = "tiny.py") -> Path:
     path = folder / name
     path.write_text(HEADER + textwrap.dedent(body))
     return path
+
+
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # resolve 127.0.0.1 as this node's address, not the LAN's
+
+
+def loopback_cluster():
+    """A multi-node Ray on this machine, on loopback only: a head without CPUs; tests add the worker nodes."""
+    from ray.cluster_utils import Cluster
+
+    os.environ.update(LOOPBACK_ENV)
+    return Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
+                                                         "include_dashboard": False})
+
+
+def sweep_command(sweep_file: Path, results: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "tuner.sweep", str(sweep_file), "--results", str(results), "--no-report",
+            "--no-dashboard", *args]
+
+
+def trial_results(run_dir: Path, folder: str = "ray") -> dict[str, list[dict]]:
+    """Every result Ray Tune recorded, per trial id, in order (result.json lines)."""
+    out = {}
+    for path in sorted((run_dir / folder).glob("trial_*/result.json")):
+        lines = []
+        for line in path.read_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:  # a line Tune is writing right now
+                break
+        if lines:
+            out[path.parent.name.removeprefix("trial_")] = lines
+    return out

@@ -16,25 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweep_helpers import write_sweep
+from sweep_helpers import LOOPBACK_ENV, loopback_cluster, sweep_command, trial_results, write_sweep
 
 SLOW_TRIALS = '{"hidden": (256, 256), "batch_size": 10, "scheduler": "none"}'  # about 1 s an epoch on one core
-LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # resolve 127.0.0.1 as this node's address, not the LAN's
-
-
-def trial_results(run_dir: Path, folder: str = "ray") -> dict[str, list[dict]]:
-    """Every result Ray Tune recorded, per trial id, in order (result.json lines)."""
-    out = {}
-    for path in sorted((run_dir / folder).glob("trial_*/result.json")):
-        lines = []
-        for line in path.read_text().splitlines():
-            try:
-                lines.append(json.loads(line))
-            except json.JSONDecodeError:  # a line Tune is writing right now
-                break
-        if lines:
-            out[path.parent.name.removeprefix("trial_")] = lines
-    return out
 
 
 class Watch:
@@ -69,11 +53,6 @@ class Watch:
                 - first_after["epoch_time_s"])
 
 
-def sweep_command(sweep_file: Path, results: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tuner.sweep", str(sweep_file), "--results", str(results), "--no-report",
-            "--no-dashboard", *args]
-
-
 def parent_pid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -83,11 +62,7 @@ def process_gone(pid: int) -> bool:
 
 
 def test_worker_node_dies_and_the_trial_resumes_from_its_checkpoint_elsewhere(tmp_path, capsys):
-    from ray.cluster_utils import Cluster
-
-    os.environ.update(LOOPBACK_ENV)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
-                                                            "include_dashboard": False})
+    cluster = loopback_cluster()
     try:
         workers = [cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1") for _ in range(3)]
         cluster.wait_for_nodes()
