@@ -1,7 +1,7 @@
 """MNIST, the 784-512-512-10 MLP of study S0 (dropout .2): which optimizer, learning rate, schedule, batch
 size and augmentation? TPE proposes, ASHA stops the weak early; the chosen configuration is tested once.
 
-    python -m tuner.sweep sweeps/mnist_mlp.py            # about 5 minutes on 2 CPU cores
+    python -m tuner.sweep sweeps/mnist_mlp.py            # about 8 minutes on 2 CPU cores
 """
 
 from ray import tune
