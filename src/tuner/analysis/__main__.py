@@ -6,7 +6,6 @@ import argparse
 import sys
 import webbrowser
 
-import optuna
 
 from tuner.analysis import tables
 from tuner.analysis.load import load_run
@@ -27,7 +26,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.top < 1:
         raise UserError(f"--top must be at least 1, got {args.top}")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     run = load_run(args.run_dir)
     if args.compare and f"config/{args.compare}" not in run.trials:
         searched = ", ".join(c.removeprefix("config/") for c in run.config_columns) or "none"

@@ -27,6 +27,7 @@ def study_from_trials(run: RunData) -> tuple[optuna.Study, list[str]]:
     trials = run.usable.dropna(subset=[metric])
     names = [c for c in run.config_columns if trials[c].notna().all() and trials[c].nunique() > 1]
     distributions = {name: _distribution(trials[name], run, name.removeprefix("config/")) for name in names}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a throwaway in-memory study: no "created" line
     study = optuna.create_study(direction="maximize" if run.mode == "max" else "minimize")
     for _, row in trials.iterrows():
         params = {name.removeprefix("config/"): _param(row[name], distributions[name]) for name in names}
