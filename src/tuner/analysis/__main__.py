@@ -6,7 +6,6 @@ import argparse
 import sys
 import webbrowser
 
-
 from tuner.analysis import tables
 from tuner.analysis.load import load_run
 from tuner.analysis.report import write_report
