@@ -44,13 +44,18 @@ class Watch:
             time.sleep(0.1)
         pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
-    def seconds_lost(self, trial_id: str, reports_before: int) -> float:
-        """Wall time beyond useful work: from the trial's last report before the failure to its first one
-        after, less that epoch's own training time (the partial epoch redone plus the restart)."""
-        self.until(lambda found: len(found.get(trial_id, [])) > reports_before, 240, "a report after the failure")
-        first_after = trial_results(self.run_dir)[trial_id][reports_before]
-        return (self.seen[(trial_id, reports_before)] - self.seen[(trial_id, reports_before - 1)]
-                - first_after["epoch_time_s"])
+    def restarted(self, trial_id: str, dead_pid: int) -> tuple[int, float]:
+        """Waits for the trial's first report from a new process (the one from before the failure may still
+        have reported once more); returns that report's index and the wall time lost: from the last report
+        of the dead process to it, less that epoch's own training time (partial epoch redone plus restart)."""
+        def new_process(found) -> bool:
+            return any(r["pid"] != dead_pid for r in found.get(trial_id, []))
+
+        self.until(new_process, 240, "a report from the restarted trial")
+        records = trial_results(self.run_dir)[trial_id]
+        first = next(i for i, r in enumerate(records) if r["pid"] != dead_pid)
+        lost = self.seen[(trial_id, first)] - self.seen[(trial_id, first - 1)] - records[first]["epoch_time_s"]
+        return first, lost
 
 
 def parent_pid(pid: int) -> int:
@@ -78,7 +83,7 @@ def test_worker_node_dies_and_the_trial_resumes_from_its_checkpoint_elsewhere(tm
         def a_trial_is_midway(found) -> bool:
             for trial_id, records in found.items():
                 if 2 <= records[-1]["epoch"] < 4:
-                    midway.update({**records[-1], "trial_id": trial_id, "reports": len(records)})
+                    midway.update({**records[-1], "trial_id": trial_id})
                     return True
             return False
 
@@ -86,7 +91,7 @@ def test_worker_node_dies_and_the_trial_resumes_from_its_checkpoint_elsewhere(tm
         raylet = parent_pid(midway["pid"])  # trial processes are children of their node's raylet
         node = next(w for w in workers if w.all_processes["raylet"][0].process.pid == raylet)
         cluster.remove_node(node, allow_graceful=False)
-        lost = watch.seconds_lost(midway["trial_id"], midway["reports"])
+        first_new, lost = watch.restarted(midway["trial_id"], midway["pid"])
         assert proc.wait(timeout=300) == 0
     finally:
         cluster.shutdown()
@@ -97,13 +102,13 @@ def test_worker_node_dies_and_the_trial_resumes_from_its_checkpoint_elsewhere(tm
     records = trial_results(out)[midway["trial_id"]]
     epochs = [r["epoch"] for r in records]
     assert epochs == [1, 2, 3, 4, 5], epochs  # continued after the failure, never restarted from epoch 1
-    resumed = records[midway["reports"]]
-    assert resumed["pid"] != midway["pid"] and process_gone(midway["pid"])
+    resumed = records[first_new]
+    assert resumed["epoch"] == records[first_new - 1]["epoch"] + 1 and process_gone(midway["pid"])
     history = pd.read_csv(out / "history.csv")
     assert len(history) == 10 and not history.duplicated(["trial_id", "epoch"]).any()
     with capsys.disabled():
-        print(f"\nnode death after epoch {midway['epoch']}: resumed at epoch {resumed['epoch']} on another node, "
-              f"{lost:.1f} s lost (partial epoch redone + restart)")
+        print(f"\nnode death after epoch {resumed['epoch'] - 1}: resumed at epoch {resumed['epoch']} on another "
+              f"node, {lost:.1f} s lost (partial epoch redone + restart)")
 
 
 SIGKILL_GRID = f"""
@@ -185,13 +190,13 @@ def test_a_raising_trial_is_retried_then_error_and_a_killed_one_recovers(local_r
         def midway(found) -> bool:
             for trial_id, records in found.items():
                 if records[-1].get("epoch", 0) >= 2 and records[-1]["config"]["model"] == "mlp":
-                    killed.update({**records[-1], "trial_id": trial_id, "reports": len(records)})
+                    killed.update({**records[-1], "trial_id": trial_id})
                     return True
             return False
 
         watch.until(midway, 240, "the mlp trial reported two epochs")
         os.kill(killed["pid"], signal.SIGKILL)
-        killed["lost"] = watch.seconds_lost(killed["trial_id"], killed["reports"])
+        killed["first_new"], killed["lost"] = watch.restarted(killed["trial_id"], killed["pid"])
 
     killer = threading.Thread(target=kill_the_mlp_trial_once, daemon=True)
     killer.start()
@@ -203,9 +208,10 @@ def test_a_raising_trial_is_retried_then_error_and_a_killed_one_recovers(local_r
     assert "divisible" in trials.loc["vit", "error"]
     assert trials.loc["mlp", "status"] == "TERMINATED" and trials.loc["mlp", "epochs"] == 4
     assert trials.loc["mlp", "failures"] == 1
-    epochs = [r["epoch"] for r in trial_results(out)[killed["trial_id"]]]
-    assert epochs == [1, 2, 3, 4], epochs
+    records = trial_results(out)[killed["trial_id"]]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[killed["first_new"]]["epoch"] > 1  # the restarted process began after its checkpoint
     assert json.loads((out / "best.json").read_text())["searched"]["model"] == "mlp"
     with capsys.disabled():
-        print(f"\ntrial SIGKILL after epoch {killed['epoch']}: {killed['lost']:.1f} s lost "
-              f"(partial epoch redone + restart)")
+        after = records[killed["first_new"]]["epoch"] - 1
+        print(f"\ntrial SIGKILL after epoch {after}: {killed['lost']:.1f} s lost (partial epoch redone + restart)")
