@@ -36,14 +36,15 @@ def _filesystem(uri: str):
         raise UserError(f"cannot open {uri}: {exc}") from None
 
 
-def exists(uri: str, name: str = "") -> bool:
+def exists(location: str, name: str = "") -> bool:
+    """Whether `location` (a URI or a local path), or the entry `name` inside it, exists."""
     import pyarrow.fs
 
-    fs, path = _filesystem(uri)
+    fs, path = _filesystem(location)
     try:
         info = fs.get_file_info(f"{path.rstrip('/')}/{name}" if name else path)
     except Exception as exc:
-        raise UserError(f"cannot read {uri}: {exc}") from None
+        raise UserError(f"cannot read {location}: {exc}") from None
     return info.type != pyarrow.fs.FileType.NotFound
 
 
