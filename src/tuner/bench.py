@@ -260,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{result['trials']} one-epoch trials on {result['slots']} slots in {result['wall_s']:.1f} s: "
               f"{result['trials_per_min']:.1f} trials/min; the first {result['slots']} ended "
               f"{result['first_trials_done_s']:.1f} s after the command began (data, Ray and actor start-up), "
-              f"then {result['steady_trials_per_min']:.1f} trials/min; overhead {result['overhead_s_per_trial']:.3f} s per trial (start, data handoff, report, "
-              f"checkpoint) beside {result['train_s_per_trial']:.3f} s of training")
+              f"then {result['steady_trials_per_min']:.1f} trials/min; overhead "
+              f"{result['overhead_s_per_trial']:.3f} s per trial (start, data handoff, report, checkpoint) beside "
+              f"{result['train_s_per_trial']:.3f} s of training")
         if args.json:
             args.json.write_text(json.dumps({"sweep_overhead": result}, indent=2))
         return 0
