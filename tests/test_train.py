@@ -61,6 +61,14 @@ def test_chance_level_loss_is_labelled_stuck():
     assert result.history[-1]["train_loss"] > 0.99 * math.log(10)
 
 
+def test_a_slow_start_at_chance_loss_whose_accuracy_climbs_is_not_stuck():
+    result = train.fit({**FAST, "hidden": "256", "optimizer": "sgd", "lr": 0.01, "scheduler": "none",
+                        "epochs": 2, "stuck_epochs": 1})
+    first = result.history[0]
+    assert first["train_loss"] > 0.99 * math.log(10) and first["val_acc"] >= 0.15
+    assert result.status == "completed" and len(result.history) == 2
+
+
 def test_early_stopping_uses_patience_and_min_delta():
     result = train.fit({**FAST, "epochs": 6, "early_stop_patience": 2, "early_stop_metric": "val_acc",
                         "early_stop_min_delta": 1.0})

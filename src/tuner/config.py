@@ -70,7 +70,7 @@ class TrainConfig:
     early_stop_patience: int = 0  # stop after this many epochs without improvement (0 = off)
     early_stop_min_delta: float = 0.0  # smallest change that counts as improvement
     early_stop_metric: str = "val_loss"  # val_loss (lower is better) or val_acc (higher is better)
-    stuck_epochs: int = 3  # label the run `stuck` after this many epochs at chance-level loss (0 = off)
+    stuck_epochs: int = 3  # `stuck` after this many epochs at chance loss and accuracy (0 = off)
     restore_best: bool = True  # end with the weights of the best-val_acc epoch
     # ---- device
     device: str = "auto"  # auto (cuda if present, else cpu) | cpu | cuda | cuda:N | mps

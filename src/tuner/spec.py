@@ -162,7 +162,11 @@ def _line_in(path: Path, exc: BaseException) -> str:
 
 
 def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
-    """--set key=value: a Sweep field is overridden; a TrainConfig field is fixed (and leaves the space)."""
+    """--set key=value: a Sweep field is overridden; a TrainConfig field is fixed (and leaves the space).
+
+    `fixed.KEY=value` always fixes the TrainConfig field, for the names both have (`subset`: the Sweep's cuts
+    the data in the driver, test set included; TrainConfig's trains on fewer images and tests on all).
+    """
     sweep = dataclasses.replace(sweep, fixed=dict(sweep.fixed),
                                 space=dict(sweep.space) if isinstance(sweep.space, dict) else sweep.space)
     sweep_fields = {f.name: f for f in fields(Sweep)}
@@ -170,12 +174,13 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
     for key, value in assignments.items():
         if key in ("fixed", "space", "objectives"):
             raise UserError(f"--set {key}=... is not supported; edit the sweep file")
-        if key in sweep_fields:
+        if key.startswith("fixed.") and key[len("fixed."):] in field_names():
+            key = key[len("fixed."):]
+            _fix(sweep, key, value)
+        elif key in sweep_fields:
             setattr(sweep, key, _coerce_sweep_field(key, value, hints[key]))
         elif key in field_names():
-            sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
-            if isinstance(sweep.space, dict):
-                sweep.space.pop(key, None)
+            _fix(sweep, key, value)
         else:
             known = list(sweep_fields) + field_names()
             import difflib
@@ -183,6 +188,12 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise UserError(f"--set: unknown key {key!r}{hint}; use a Sweep field or a TrainConfig field")
     return sweep
+
+
+def _fix(sweep: Sweep, key: str, value: str) -> None:
+    sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
+    if isinstance(sweep.space, dict):
+        sweep.space.pop(key, None)
 
 
 def _sweep_hints() -> dict[str, Any]:

@@ -4,7 +4,9 @@
 
 Every epoch reports `train_loss train_acc val_loss val_acc lr epoch_time_s` through
 `on_epoch`; a run ends `completed`, `early_stopped`, `diverged` (non-finite loss) or
-`stuck` (training loss not 1% below the chance level ln(num_classes) for `stuck_epochs` epochs). `fit` can resume
+`stuck` (for `stuck_epochs` epochs, training loss not 1% below the chance level ln(num_classes) and
+validation accuracy under 1.5x chance: a slow start, such as plain SGD at lr .01 on a CNN, keeps its loss near
+ln(num_classes) for epochs while its accuracy climbs, and is not stuck). `fit` can resume
 from the state passed to `on_epoch`'s checkpoint function and ends bit-for-bit where an
 uninterrupted run would.
 """
@@ -384,8 +386,9 @@ class Run:
             self.best_weights = _clone_state(self.model.state_dict())
         if not finite:
             return "diverged"
-        not_below_chance = record["train_loss"] >= 0.99 * self.chance_loss
-        t.stuck_epochs = t.stuck_epochs + 1 if not_below_chance else 0
+        at_chance = (record["train_loss"] >= 0.99 * self.chance_loss
+                     and record["val_acc"] < 1.5 / self.num_classes)
+        t.stuck_epochs = t.stuck_epochs + 1 if at_chance else 0
         if cfg.stuck_epochs and t.stuck_epochs >= cfg.stuck_epochs:
             return "stuck"
         if cfg.early_stop_patience:
