@@ -69,6 +69,14 @@ def test_a_slow_start_at_chance_loss_whose_accuracy_climbs_is_not_stuck():
     assert result.status == "completed" and len(result.history) == 2
 
 
+def test_a_frozen_model_at_chance_loss_is_stuck_once_its_accuracy_stops_rising():
+    result = train.fit({**FAST, "hidden": "512", "optimizer": "sgd", "lr": 0.05, "scheduler": "exponential",
+                        "gamma": 0.6, "scheduler_interval": "batch", "epochs": 10, "stuck_epochs": 3})
+    assert result.status == "stuck" and len(result.history) == 4
+    assert len({record["val_acc"] for record in result.history}) == 1
+    assert all(record["train_loss"] > 0.99 * math.log(10) for record in result.history)
+
+
 def test_early_stopping_uses_patience_and_min_delta():
     result = train.fit({**FAST, "epochs": 6, "early_stop_patience": 2, "early_stop_metric": "val_acc",
                         "early_stop_min_delta": 1.0})

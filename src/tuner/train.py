@@ -4,9 +4,9 @@
 
 Every epoch reports `train_loss train_acc val_loss val_acc lr epoch_time_s` through
 `on_epoch`; a run ends `completed`, `early_stopped`, `diverged` (non-finite loss) or
-`stuck` (for `stuck_epochs` epochs, training loss not 1% below the chance level ln(num_classes) and
-validation accuracy under 1.5x chance: a slow start, such as plain SGD at lr .01 on a CNN, keeps its loss near
-ln(num_classes) for epochs while its accuracy climbs, and is not stuck). `fit` can resume
+`stuck` (for `stuck_epochs` epochs in a row, training loss not 1% below the chance level ln(num_classes) and
+validation accuracy under 1.5x chance or not rising: a slow start, such as plain SGD at lr .01 on a CNN, keeps
+its loss near ln(num_classes) for epochs while its accuracy climbs, and is not stuck). `fit` can resume
 from the state passed to `on_epoch`'s checkpoint function and ends bit-for-bit where an
 uninterrupted run would.
 """
@@ -381,13 +381,14 @@ class Run:
     def end_of_epoch(self, record: dict[str, Any], finite: bool) -> str:
         """Update best/early-stop/stuck bookkeeping; returns the run's status after this epoch."""
         cfg, t = self.cfg, self.tracker
-        if record["val_acc"] > t.best_val_acc:
+        improved = record["val_acc"] > t.best_val_acc
+        if improved:
             t.best_val_acc, t.best_epoch = record["val_acc"], record["epoch"]
             self.best_weights = _clone_state(self.model.state_dict())
         if not finite:
             return "diverged"
-        at_chance = (record["train_loss"] >= 0.99 * self.chance_loss
-                     and record["val_acc"] < 1.5 / self.num_classes)
+        at_chance = record["train_loss"] >= 0.99 * self.chance_loss and (
+            record["val_acc"] < 1.5 / self.num_classes or not improved)
         t.stuck_epochs = t.stuck_epochs + 1 if at_chance else 0
         if cfg.stuck_epochs and t.stuck_epochs >= cfg.stuck_epochs:
             return "stuck"

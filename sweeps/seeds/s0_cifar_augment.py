@@ -15,8 +15,10 @@ Selection on a 10% validation split; the chosen configuration is tested once.
 
 Compute: 2 settings x 3 seeds = 6 trials x 30 epochs = 180 trial-epochs (GPU: minutes; 2-core CPU: ~1 h).
     python -m tuner.sweep sweeps/seeds/s0_cifar_augment.py
-REDUCED budget for a CPU (not the study's protocol; --set subset tests on only 500 images):
-    python -m tuner.sweep sweeps/seeds/s0_cifar_augment.py --set seeds=0 --max-epochs 10 --set subset=10000   # 20 trial-epochs
+REDUCED budget for a CPU, as run for analysis/s0 (not the study's protocol: one seed, 10 epochs, 9,000 train /
+1,000 validation images, the whole test set, Plateau patience 3):
+    python -m tuner.sweep sweeps/seeds/s0_cifar_augment.py --set seeds=0 --max-epochs 10 --set fixed.subset=10000 \
+        --set plateau_patience=3
 """
 
 from ray import tune

@@ -27,9 +27,11 @@ Compute: 9 configurations x 3 seeds = 27 trials x 30 epochs = 810 trial-epochs (
 (gpu=0.25: four trials share one); a trial falls back to the CPU where there is none. On this 2-core CPU one
 CNN epoch (703 steps of 64, bf16) takes ~15-25 s with both cores, one trial at a time: ~4-6 h for the full grid.
     python -m tuner.sweep sweeps/seeds/s0_cifar_grid.py
-REDUCED budget for a CPU (not the study's protocol: one seed, 10 epochs, 10,000 train+val images; note that
---set subset=N is the driver-side cut, which also tests on only 500 test images):
-    python -m tuner.sweep sweeps/seeds/s0_cifar_grid.py --set seeds=0 --max-epochs 10 --set subset=10000   # 90 trial-epochs, ~10 min
+REDUCED budget for a CPU, as run for analysis/s0 (not the study's protocol: one seed, 10 epochs, 9,000 train /
+1,000 validation images, the whole test set; StepLR every 4 epochs and Plateau patience 3 so that both act
+within 10 epochs; 90 trial-epochs, ~8 min):
+    python -m tuner.sweep sweeps/seeds/s0_cifar_grid.py --set seeds=0 --max-epochs 10 --set fixed.subset=10000 \
+        --set step_size=4 --set plateau_patience=3
 """
 
 from ray import tune

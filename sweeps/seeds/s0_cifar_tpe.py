@@ -16,9 +16,11 @@ Compute: 20 TPE trials on seed 0; ASHA (grace 3 epochs, keep 1/3 at rungs 3, 9, 
 configurations rerun in full on seeds 1 and 2 (3 x 2 x 30 = 180): ~320-380 trial-epochs, against the grid's
 810 (270 per seed). GPU: four trials share one (gpu=0.25); on a 2-core CPU ~15-25 s an epoch: ~2 h.
     python -m tuner.sweep sweeps/seeds/s0_cifar_tpe.py
-REDUCED budget for a CPU (not the study's protocol: 12 trials, 10 epochs, no confirm seeds, 10,000
-train+val images; --set subset also cuts the test set to 500 images):
-    python -m tuner.sweep sweeps/seeds/s0_cifar_tpe.py --num-samples 12 --max-epochs 10 --set seeds=0 --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s0 (not the study's protocol: 12 trials of at most 10 epochs, the
+best 3 rerun on seeds 1 and 2, 9,000 train / 1,000 validation images, the whole test set; StepLR every 4 epochs,
+Plateau patience 3):
+    python -m tuner.sweep sweeps/seeds/s0_cifar_tpe.py --num-samples 12 --max-epochs 10 --set seeds=0,1,2 \
+        --set fixed.subset=10000 --set step_size=4 --set plateau_patience=3
 """
 
 from tuner.spec import Sweep

@@ -38,8 +38,9 @@ Where the text is silent, and what this file does:
 Compute: 12 rows x 3 seeds = 36 trials x 5 epochs = 180 trial-epochs (60 per seed). GPU: minutes; on this
 2-core CPU ~15-25 s an epoch: ~1 h.
     python -m tuner.sweep sweeps/seeds/s1_cifar.py
-REDUCED budget for a CPU (not the study's protocol: one seed, 10,000 train+val images, 500 test images):
-    python -m tuner.sweep sweeps/seeds/s1_cifar.py --set seeds=0 --set subset=10000      # 60 short trial-epochs, ~5 min
+REDUCED budget for a CPU, as run for analysis/s1 (not the study's protocol: 9,000 train / 1,000 validation
+images, the whole test set; 180 short trial-epochs, ~12 min):
+    python -m tuner.sweep sweeps/seeds/s1_cifar.py --set fixed.subset=10000
 """
 
 from ray import tune

@@ -12,8 +12,9 @@ dropout, batch 64 assumed). Rows are compared on a 10% validation split; STUCK m
 
 Compute: 3 optimizers x 1 seed = 3 trials x 20 epochs = 60 trial-epochs.
     python -m tuner.sweep sweeps/seeds/s1_cifar_cyclic.py
-REDUCED budget for a CPU (not the protocol: 10,000 train+val images, 500 test images):
-    python -m tuner.sweep sweeps/seeds/s1_cifar_cyclic.py --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s1 (not the protocol: 9,000 train / 1,000 validation images, the
+whole test set):
+    python -m tuner.sweep sweeps/seeds/s1_cifar_cyclic.py --set fixed.subset=10000
 """
 
 from ray import tune

@@ -13,8 +13,9 @@ Compute: 16 trials on seed 0, ASHA grace 1 epoch, rungs 1 and 3 of 5: about 16 x
 trial-epochs (30-45), then the best 3 rerun on seeds 1 and 2 (3 x 2 x 5 = 30): ~60-75 trial-epochs against the
 grid's 180 (60 per seed). GPU minutes; ~25 min on a 2-core CPU.
     python -m tuner.sweep sweeps/seeds/s1_cifar_tpe.py
-REDUCED budget for a CPU (not the protocol: no confirm seeds, 10,000 train+val images, 500 test images):
-    python -m tuner.sweep sweeps/seeds/s1_cifar_tpe.py --set seeds=0 --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s1 (not the protocol: 9,000 train / 1,000 validation images, the
+whole test set):
+    python -m tuner.sweep sweeps/seeds/s1_cifar_tpe.py --set fixed.subset=10000
 """
 
 from tuner.spec import Sweep

@@ -27,8 +27,9 @@ S2 reports the final (epoch-40) model; tuner keeps the best-validation-accuracy 
 Compute: 2 rows x 3 seeds = 6 trials x 40 epochs = 240 trial-epochs (GPU: minutes; 2-core CPU: the MLP
 ~2-5 s an epoch, the CNN with BN ~15-25 s: ~45-60 min).
     python -m tuner.sweep sweeps/seeds/s2_cifar_grid.py
-REDUCED budget for a CPU (not the protocol: one seed, 15 epochs, 10,000 train+val images, 500 test images):
-    python -m tuner.sweep sweeps/seeds/s2_cifar_grid.py --set seeds=0 --max-epochs 15 --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s2 (not the protocol: 15 epochs, 8,000 train / 2,000 validation
+images, the whole test set):
+    python -m tuner.sweep sweeps/seeds/s2_cifar_grid.py --max-epochs 15 --set fixed.subset=10000
 """
 
 from ray import tune

@@ -19,9 +19,9 @@ Compute: 32 trials on seed 0, ASHA grace 4 epochs, rungs 4, 12, 36 of 40: about
 on seeds 1 and 2 (3 x 2 x 40 = 240): ~550-650 trial-epochs, for a 6-dimensional search where the grid file
 runs S2's 2 hand-picked rows (240). GPU: four trials share one (gpu=0.25); 2-core CPU: many hours.
     python -m tuner.sweep sweeps/seeds/s2_cifar_tpe.py
-REDUCED budget for a CPU (not the protocol: 16 trials of at most 15 epochs, no confirm seeds, 10,000
-train+val images, 500 test images):
-    python -m tuner.sweep sweeps/seeds/s2_cifar_tpe.py --num-samples 16 --max-epochs 15 --set seeds=0 --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s2 (not the protocol: 16 trials of at most 15 epochs, no confirm
+seeds, 8,000 train / 2,000 validation images, the whole test set):
+    python -m tuner.sweep sweeps/seeds/s2_cifar_tpe.py --num-samples 16 --max-epochs 15 --set seeds=0 --set fixed.subset=10000
 """
 
 from tuner.spec import Sweep
