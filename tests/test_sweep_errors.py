@@ -106,3 +106,13 @@ sweep = Sweep(data="synthetic", fixed={TINY}, search="grid", seeds=[0, 1, 2],
     assert "trials to start: 12" in printed and "grid_search([0.1, 0.01])" in printed
     assert printed.count("  lr=") == 5
     assert not ray.is_initialized()
+
+
+def test_dry_run_shows_a_searched_key_that_also_has_a_default(tmp_path, capsys):
+    path = write_sweep(tmp_path, f"""
+sweep = Sweep(data="synthetic", model="mlp", fixed={TINY}, search="grid",
+              space={{"model+width": tune.grid_search([("mlp", None), ("vit", 32)])}})
+""")
+    assert sweep_cli.main([str(path), "--dry-run"]) == 0
+    samples = capsys.readouterr().out.split("first grid points:")[1].splitlines()
+    assert samples[1].strip().startswith("model=mlp") and samples[2].strip().startswith("model=vit, width=32")

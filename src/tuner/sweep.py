@@ -85,9 +85,10 @@ def dry_run(sweep: spec.Sweep) -> None:
     kind = "grid points" if sweep.search == "grid" else "sample configurations (TPE adapts after the first few)" \
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
+    space_names = None if callable(sweep.space) else {name for key in sweep.space for name in key.split("+")}
     for config in spec.sample_configs(sweep, 5):
         config = expand_paired(config)
-        searched = {k: v for k, v in config.items() if k not in sweep.fixed_config() or k == "seed"}
+        searched = {k: v for k, v in config.items() if space_names is None or k in space_names or k == "seed"}
         print("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(searched.items())))
 
 
