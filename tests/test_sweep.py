@@ -128,6 +128,7 @@ def test_conditional_space_respects_its_conditions(local_ray, tmp_path):
             if scheduler == "step":
                 trial.suggest_int("step_size", 1, 3)
             trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            trial.suggest_categorical("model", ["mlp"])  # searched, though always the Sweep's default model
             return {{"nesterov": optimizer == "sgd"}}
 
         sweep = Sweep(data="synthetic", fixed={TINY}, space=space, search="optuna", trial_scheduler="none",
@@ -138,6 +139,7 @@ def test_conditional_space_respects_its_conditions(local_ray, tmp_path):
     assert trials["config/momentum"].notna().eq(trials["config/optimizer"] == "sgd").all()
     assert trials["config/step_size"].notna().eq(trials["config/scheduler"] == "step").all()
     assert trials["config/nesterov"].eq(trials["config/optimizer"] == "sgd").all()
+    assert trials["config/model"].eq("mlp").all()
 
 
 def test_failing_diverging_and_stuck_trials_end_early_and_the_sweep_finishes(local_ray, tmp_path):

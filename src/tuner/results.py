@@ -18,7 +18,7 @@ import torch
 
 from tuner import train
 from tuner.data import Dataset
-from tuner.spec import Sweep
+from tuner.spec import Sweep, sample_define_by_run
 from tuner.config import trial_values
 from tuner.trainable import load_state
 
@@ -56,9 +56,11 @@ def format_value(value: Any) -> Any:
 def searched_keys(sweep: Sweep, configs: list[dict[str, Any]]) -> list[str]:
     if isinstance(sweep.space, dict):
         keys = {part for key in sweep.space for part in key.split("+")}
-    else:
+    else:  # Tune configs hold the fixed values too: a key is searched if the space names it or a trial changed it
         fixed = sweep.fixed_config()
-        keys = {k for c in configs for k in c if k not in fixed and k != "seed"}
+        keys = {k for c in configs for k, v in c.items()
+                if k != "seed" and (k not in fixed or format_value(v) != format_value(fixed[k]))}
+        keys |= {k for sample in sample_define_by_run(sweep.space, 32, sweep.search_seed) for k in sample}
     if len(sweep.seeds) > 1:
         keys.add("seed")
     return sorted(keys)
