@@ -22,8 +22,10 @@ Compute: 6 rows x 2 (augmentation) x 3 seeds = 36 trials of at most 100 epochs (
 early stopping near S3's reported 9-45 epochs, ~1,000). GPU: two trials share one (gpu=0.5), about 1-2
 GPU-hours; not for a 2-core CPU (ResNet-12 at width 128 is 32M parameters).
     python -m tuner.sweep sweeps/seeds/s3_cifar_chosen.py
-REDUCED budget (not the protocol: one seed, at most 30 epochs, 10,000 train+val images, 500 test images):
-    python -m tuner.sweep sweeps/seeds/s3_cifar_chosen.py --set seeds=0 --max-epochs 30 --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s3 (not the protocol: one seed, normalised data only, at most 8
+epochs, 4,000 train / 1,000 validation images, the whole test set; ~35 min on 2 cores, ResNet-12 most of it):
+    python -m tuner.sweep sweeps/seeds/s3_cifar_chosen.py --set seeds=0 --set augment=none --max-epochs 8 \
+        --set fixed.subset=5000
 """
 
 from ray import tune

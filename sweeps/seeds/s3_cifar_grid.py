@@ -43,9 +43,9 @@ On a GPU (gpu=0.5: two trials share one) at 2-6 s an epoch, about 5-10 GPU-hours
 ~160 s an epoch on this 2-core machine, ResNet-12 ~5 min).
     python -m tuner.sweep sweeps/seeds/s3_cifar_grid.py
     python -m tuner.sweep sweeps/seeds/s3_cifar_grid.py --set augment=none      # S3's own search: 207 trials
-REDUCED budget (not the protocol: S3's search only, at most 20 epochs, 10,000 train+val images, 500 test
-images; still hours on a CPU):
-    python -m tuner.sweep sweeps/seeds/s3_cifar_grid.py --set augment=none --max-epochs 20 --set subset=10000
+REDUCED budget (not the protocol: S3's search only, at most 20 epochs, 8,000 train / 2,000 validation images;
+still many hours on a CPU, not run here):
+    python -m tuner.sweep sweeps/seeds/s3_cifar_grid.py --set augment=none --max-epochs 20 --set fixed.subset=10000
 """
 
 from itertools import product

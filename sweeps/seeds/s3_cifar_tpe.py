@@ -21,9 +21,10 @@ Compute: 60 trials on seed 0, ASHA grace 5 epochs, keep 1/3 at rungs 5, 15, 45 o
 seeds 1 and 2 (3 x 2 x at most 100; ~40 with early stopping): ~1,000-1,400 trial-epochs, against the grid's
 41,400 at most (~10,000 expected). GPU: two trials share one (gpu=0.5); a few GPU-hours.
     python -m tuner.sweep sweeps/seeds/s3_cifar_tpe.py
-REDUCED budget (not the protocol: 20 trials of at most 20 epochs, no confirm seeds, 10,000 train+val images,
-500 test images):
-    python -m tuner.sweep sweeps/seeds/s3_cifar_tpe.py --num-samples 20 --max-epochs 20 --set seeds=0 --set subset=10000
+REDUCED budget for a CPU, as run for analysis/s3 (not the protocol: at most 16 trials of at most 8 epochs
+within 15 minutes, ASHA grace 2, no confirm seeds, 4,000 train / 1,000 validation images, the whole test set):
+    python -m tuner.sweep sweeps/seeds/s3_cifar_tpe.py --num-samples 16 --max-epochs 8 --set seeds=0 \
+        --set fixed.subset=5000 --set grace_period=2 --time-budget 900
 """
 
 from tuner.spec import Sweep
