@@ -144,6 +144,12 @@ def rank(trials: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     return ordered.drop(columns="_usable").reset_index(drop=True)
 
 
+def one_per_seed(trials: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One trial per (configuration, seed): a search can propose the same point twice, and the same seed
+    reruns it to the same numbers, which are not a second seed's evidence."""
+    return trials.drop_duplicates([key, "seed"]) if "seed" in trials else trials
+
+
 def seed_groups(trials: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     """One row per configuration (all searched values but the seed): mean, std and count over seeds."""
     config_cols = [c for c in trials.columns if c.startswith("config/") and c != "config/seed"]
@@ -151,7 +157,7 @@ def seed_groups(trials: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     if usable.empty:
         return pd.DataFrame()
     keys = usable[config_cols].apply(lambda row: "|".join(map(str, row)), axis=1) if config_cols else "all"
-    keyed = usable.assign(_key=keys)
+    keyed = one_per_seed(usable.assign(_key=keys), "_key")
     groups = keyed.groupby("_key")
     table = groups[sweep.metric if sweep.metric in keyed else "val_acc"].agg(["mean", "std", "count"])
     table["trial_ids"] = groups["trial_id"].agg(list)

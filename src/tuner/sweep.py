@@ -109,7 +109,7 @@ def report(run_dir: Path, written: dict[str, Any]) -> None:
     else:
         searched = ", ".join(f"{k}={_fmt(v)}" for k, v in best["searched"].items())
         spread = ""
-        if best["seeds"]:
+        if best["seeds"] and best["seeds"]["n"] > 1:
             spread = f" (mean {best['seeds']['mean']:.2%} ± {best['seeds']['std']:.2%} over {best['seeds']['n']} seeds)"
         print(f"\nchosen: trial {best['trial_id']}: {searched}\n  val_acc {best['val_acc']:.2%}{spread} at epoch "
               f"{best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
