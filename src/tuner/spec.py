@@ -174,9 +174,8 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
     for key, value in assignments.items():
         if key in ("fixed", "space", "objectives"):
             raise UserError(f"--set {key}=... is not supported; edit the sweep file")
-        if key.startswith("fixed.") and key[len("fixed."):] in field_names():
-            key = key[len("fixed."):]
-            _fix(sweep, key, value)
+        if key.startswith("fixed.") and key.removeprefix("fixed.") in field_names():
+            _fix(sweep, key.removeprefix("fixed."), value)
         elif key in sweep_fields:
             setattr(sweep, key, _coerce_sweep_field(key, value, hints[key]))
         elif key in field_names():

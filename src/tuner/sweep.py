@@ -17,7 +17,7 @@ from typing import Any
 from tuner import engine, spec, storage
 from tuner.config import expand_paired, parse_assignments
 from tuner.errors import UserError, run_cli
-from tuner.results import ranking_table
+from tuner.results import ranking_table, searched_keys
 
 
 def parser() -> argparse.ArgumentParser:
@@ -85,10 +85,10 @@ def dry_run(sweep: spec.Sweep) -> None:
     kind = "grid points" if sweep.search == "grid" else "sample configurations (TPE adapts after the first few)" \
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
-    space_names = None if callable(sweep.space) else {name for key in sweep.space for name in key.split("+")}
-    for config in spec.sample_configs(sweep, 5):
-        config = expand_paired(config)
-        searched = {k: v for k, v in config.items() if space_names is None or k in space_names or k == "seed"}
+    samples = [expand_paired(config) for config in spec.sample_configs(sweep, 5)]
+    names = searched_keys(sweep, samples)
+    for config in samples:
+        searched = {k: v for k, v in config.items() if k in names}
         print("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(searched.items())))
 
 

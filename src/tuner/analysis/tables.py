@@ -63,11 +63,12 @@ def ranking(run: RunData, top: int = 10) -> pd.DataFrame:
     trials = run.trials.assign(_key=group_key(run.trials, config_cols))
     rows = []
     for key, group in trials.groupby("_key", sort=False):
-        usable = one_per_seed(group[~group["status"].isin(["ERROR", "DIVERGED", "STUCK"])], "_key")
+        distinct = one_per_seed(group, "_key")
+        usable = distinct[~distinct["status"].isin(["ERROR", "DIVERGED", "STUCK"])]
         values = usable[metric].dropna()
         best = group.sort_values(metric, ascending=run.mode == "min").iloc[0]
         rows.append({"configuration": key, **{c.removeprefix("config/"): best[c] for c in config_cols},
-                     "seeds": group["seed"].nunique() if "seed" in group else len(group), f"{metric} mean": values.mean() if len(values) else math.nan,
+                     "seeds": len(distinct), f"{metric} mean": values.mean() if len(values) else math.nan,
                      f"{metric} std": values.std(ddof=1) if len(values) > 1 else math.nan,
                      "best epoch": int(best["best_epoch"]), "epochs": int(group["epochs"].max()),
                      "status": ", ".join(sorted(set(group["status"]))), "trial_ids": list(group["trial_id"]),
