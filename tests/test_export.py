@@ -158,7 +158,7 @@ def test_tiny_sweep_round_trips_every_domain_kind(tmp_path):
             "dropout": tune.uniform(0.05, 0.5),
             "label_smoothing": tune.quniform(0.0, 0.2, 0.05),
             "channels": tune.choice([(8, 16), (16, 32, 64)]),
-            "nesterov": tune.choice([False, True]),
+            "batch_norm": tune.choice([False, True]),
             "dropout2d": tune.choice([None, 0.1]),
             "optimizer": tune.choice(["sgd", "adam"]),
         }})
@@ -178,7 +178,7 @@ def test_tiny_sweep_round_trips_every_domain_kind(tmp_path):
                                  "feasibleSpace": {"min": "0.05", "max": "0.5"}}
     assert params["label_smoothing"]["feasibleSpace"] == {"min": "0.0", "max": "0.2", "step": "0.05"}
     assert params["channels"]["feasibleSpace"]["list"] == ["8,16", "16,32,64"]  # as --set channels=8,16 parses
-    assert params["nesterov"]["feasibleSpace"]["list"] == ["false", "true"]
+    assert params["batch_norm"]["feasibleSpace"]["list"] == ["false", "true"]
     assert params["dropout2d"]["feasibleSpace"]["list"] == ["none", "0.1"]
     assert experiment["spec"]["algorithm"]["algorithmName"] == "random"
     assert "earlyStopping" in experiment["spec"]  # asha by default
@@ -188,7 +188,7 @@ def test_tiny_sweep_round_trips_every_domain_kind(tmp_path):
     assert sorted(space) == sweep.space_keys
     for key, domain in sweep.space.items():
         assert signature(space[key]) == signature(domain), key
-    for key in ("width", "depth", "lr", "weight_decay", "dropout", "label_smoothing", "channels", "nesterov",
+    for key in ("width", "depth", "lr", "weight_decay", "dropout", "label_smoothing", "channels", "batch_norm",
                 "dropout2d", "optimizer"):  # written the same way, too (heads comes back as qrandint(2, 16, 2))
         assert spec.describe_domain(space[key]) == spec.describe_domain(sweep.space[key]), key
 

@@ -175,43 +175,59 @@ def local_ray():
     ray.shutdown()
 
 
-def test_a_raising_trial_is_retried_then_error_and_a_killed_one_recovers(local_ray, tmp_path, capsys):
+def test_a_trial_killed_every_time_is_retried_then_error_and_one_killed_once_recovers(local_ray, tmp_path, capsys):
+    """Retries (max_failures) are for crashes and lost processes: a trial whose process dies at every attempt (as
+    under a repeating OOM kill) is retried from its checkpoint, then recorded ERROR; one killed once recovers.
+    (A configuration error is not retried: tests/test_sweep.py.)"""
     from tuner import sweep as sweep_cli
 
     sweep_file = write_sweep(tmp_path, f"""
-        sweep = Sweep(data="synthetic:1x32x32", fixed={{**{SLOW_TRIALS}, "width": 30, "heads": 4}},
-                      space={{"model": tune.grid_search(["mlp", "vit"])}}, search="grid", trial_scheduler="none",
-                      max_epochs=4, max_failures=2)
-    """)  # vit: a 30-wide embedding cannot split into 4 heads, on every attempt
+        sweep = Sweep(data="synthetic", fixed={SLOW_TRIALS}, space={{"lr": tune.grid_search([1e-3, 2e-3])}},
+                      search="grid", trial_scheduler="none", max_epochs=6, max_failures=2)
+    """)
     out = tmp_path / "run"
-    watch, killed = Watch(out), {}
+    watch, killed, doomed = Watch(out), {}, []
 
-    def kill_the_mlp_trial_once() -> None:  # SIGKILL, as the kernel's OOM killer sends it
+    def records_of(found, lr: float) -> list[dict]:
+        return next((r for r in found.values() if r[-1]["config"]["lr"] == lr), [])
+
+    def kill_the_doomed_trial_at_every_attempt() -> None:  # SIGKILL, as the kernel's OOM killer sends it
+        for _ in range(3):  # one try and two retries, each killed as soon as it reports
+            watch.until(lambda found: bool(records_of(found, 2e-3)) and records_of(found, 2e-3)[-1]["pid"] not in
+                        doomed, 240, "the doomed trial reported from a new process")
+            pid = records_of(trial_results(out), 2e-3)[-1]["pid"]
+            doomed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    def kill_the_other_trial_once() -> None:
         def midway(found) -> bool:
-            for trial_id, records in found.items():
-                if records[-1].get("epoch", 0) >= 2 and records[-1]["config"]["model"] == "mlp":
-                    killed.update({**records[-1], "trial_id": trial_id})
-                    return True
+            records = records_of(found, 1e-3)
+            if records and records[-1]["epoch"] >= 2:
+                killed.update({**records[-1], "trial_id": next(t for t, r in found.items() if r is records)})
+                return True
             return False
 
-        watch.until(midway, 240, "the mlp trial reported two epochs")
+        watch.until(midway, 240, "the lr=1e-3 trial reported two epochs")
         os.kill(killed["pid"], signal.SIGKILL)
         killed["first_new"], killed["lost"] = watch.restarted(killed["trial_id"], killed["pid"])
 
-    killer = threading.Thread(target=kill_the_mlp_trial_once, daemon=True)
-    killer.start()
+    threads = [threading.Thread(target=target, daemon=True)
+               for target in (kill_the_doomed_trial_at_every_attempt, kill_the_other_trial_once)]
+    for thread in threads:
+        thread.start()
     assert sweep_cli.main([str(sweep_file), "--results", str(out), "--no-report"]) == 0
-    killer.join(timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
 
-    trials = pd.read_csv(out / "trials.csv").set_index("config/model")
-    assert trials.loc["vit", "status"] == "ERROR" and trials.loc["vit", "failures"] == 3  # 1 try + 2 retries
-    assert "divisible" in trials.loc["vit", "error"]
-    assert trials.loc["mlp", "status"] == "TERMINATED" and trials.loc["mlp", "epochs"] == 4
-    assert trials.loc["mlp", "failures"] == 1
+    trials = pd.read_csv(out / "trials.csv").set_index("config/lr")
+    assert len(doomed) == 3
+    assert trials.loc[2e-3, "status"] == "ERROR" and trials.loc[2e-3, "failures"] == 3  # 1 try + 2 retries
+    assert trials.loc[1e-3, "status"] == "TERMINATED" and trials.loc[1e-3, "epochs"] == 6
+    assert trials.loc[1e-3, "failures"] == 1
     records = trial_results(out)[killed["trial_id"]]
-    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert records[killed["first_new"]]["epoch"] > 1  # the restarted process began after its checkpoint
-    assert json.loads((out / "best.json").read_text())["searched"]["model"] == "mlp"
+    assert json.loads((out / "best.json").read_text())["searched"]["lr"] == 1e-3
     with capsys.disabled():
         after = records[killed["first_new"]]["epoch"] - 1
         print(f"\ntrial SIGKILL after epoch {after}: {killed['lost']:.1f} s lost (partial epoch redone + restart)")

@@ -57,6 +57,14 @@ def test_cpu_dropout_drops_the_asked_share_and_rescales():
     assert torch.equal(drop.eval()(torch.ones(5)), torch.ones(5))
 
 
+@pytest.mark.parametrize("p", [0.998, 0.999])
+def test_cpu_dropout_close_to_one_still_drops_the_asked_share(p):
+    """p above 255.5/256 rounds to dropping everything at 1/256 steps (it divided by zero in every trial)."""
+    torch.manual_seed(0)
+    out = models.Dropout(p).train()(torch.ones(1_000_000))
+    assert torch.isfinite(out).all() and abs(float((out == 0).float().mean()) - p) < 1 / 256  # its rounding step
+
+
 def test_unknown_model_and_bad_knobs_are_user_errors():
     with pytest.raises(UserError, match="resnet12"):
         models.build(TrainConfig(model="resnet50"), (3, 32, 32), 10)

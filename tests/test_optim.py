@@ -63,14 +63,18 @@ def test_warmup_ramps_then_hands_over():
     assert lrs == pytest.approx([0.1, 0.55, 1.0, 0.5, 0.25])
 
 
-def test_conflicting_settings_are_user_errors():
-    w = torch.nn.Parameter(torch.zeros(1))
-    with pytest.raises(UserError, match="warm-up"):
-        optim.Schedule(torch.optim.SGD([w], lr=0.1), TrainConfig(scheduler="onecycle", warmup_epochs=1), 5)
-    with pytest.raises(UserError, match="nesterov"):
-        optim.build_optimizer([w], TrainConfig(optimizer="sgd", nesterov=True))
-    with pytest.raises(UserError, match="adamw"):
-        train.validate(TrainConfig(optimizer="adamx"))
+@pytest.mark.parametrize("settings, message", [
+    ({"scheduler": "onecycle", "warmup_epochs": 1}, "warm-up"),
+    ({"scheduler": "cyclic", "warmup_epochs": 1}, "warm-up"),
+    ({"optimizer": "sgd", "nesterov": True}, "nesterov"),
+    ({"optimizer": "adam", "momentum": 0.9, "nesterov": True}, "nesterov"),
+    ({"scheduler": "plateau", "scheduler_interval": "batch"}, "per epoch"),
+    ({"optimizer": "adamx"}, "adamw"),
+    ({"best_metric": "train_acc"}, "best_metric"),
+])
+def test_conflicting_settings_are_user_errors_in_one_place(settings, message):
+    with pytest.raises(UserError, match=message):
+        train.validate(TrainConfig(**settings))
 
 
 @pytest.mark.parametrize("scheduler", ["cyclic", "onecycle"])

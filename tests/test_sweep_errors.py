@@ -53,6 +53,41 @@ BAD_FILES = {
     "paired_unknown_part": ("sweep = Sweep(space={'optimizer+rate': tune.choice([('sgd', 0.1)])})",
                             "unknown hyperparameter 'rate'"),
     "raises": ("import missing_module_xyz", "ModuleNotFoundError"),
+    # field types: named, never a traceback
+    "cpu_as_text": ("sweep = Sweep(cpu='2')", "cpu must be a number, got '2'"),
+    "reduction_factor_as_text": ("sweep = Sweep(reduction_factor='3')", "reduction_factor must be a number"),
+    "seeds_not_integers": ("sweep = Sweep(seeds=[0, 'one'])", "seeds must be a list of integers"),
+    # the metric's direction comes from one table; selection is on validation only
+    "train_metric": ("sweep = Sweep(metric='train_loss')", "tuner selects on the validation split"),
+    "contradicting_mode": ("sweep = Sweep(metric='val_loss', mode='max')", "contradicts metric 'val_loss'"),
+    "grid_num_samples": ("sweep = Sweep(search='grid', num_samples=3, space={'lr': tune.grid_search([0.1])})",
+                         "does not apply to search='grid'"),
+    # settings a sweep sets elsewhere, or that would rank trials on different validation sets
+    "searched_seed": ("sweep = Sweep(space={'seed': tune.choice([1, 2])})", "set seeds with Sweep(seeds="),
+    "fixed_data": ("sweep = Sweep(data='synthetic', fixed={'data': 'mnist'})", "set the data set with Sweep(data="),
+    "searched_val_fraction": ("sweep = Sweep(space={'val_fraction': tune.uniform(0.1, 0.2)})",
+                              "same validation split"),
+    "searched_split_seed": ("sweep = Sweep(space={'split_seed': tune.choice([0, 1])})", "same validation split"),
+    # settings that do not go together: refused before Ray, not failed in every trial
+    "nesterov_without_momentum": ("sweep = Sweep(data='synthetic', fixed={'optimizer': 'sgd', 'nesterov': True})",
+                                  "nesterov=true needs optimizer sgd with momentum > 0"),
+    "warmup_with_onecycle": ("sweep = Sweep(data='synthetic', fixed={'warmup_epochs': 1}, "
+                             "space={'scheduler': tune.choice(['cosine', 'onecycle'])})", "has its own warm-up"),
+    "plateau_per_batch": ("sweep = Sweep(data='synthetic', fixed={'scheduler_interval': 'batch'}, "
+                          "space={'scheduler': tune.choice(['step', 'plateau'])})", "can only step per epoch"),
+    "warmup_in_a_grid_combination": ("sweep = Sweep(data='synthetic', search='grid', space={'scheduler': "
+                                     "tune.grid_search(['cosine', 'onecycle']), 'warmup_epochs': "
+                                     "tune.grid_search([0, 1])})", "scheduler=onecycle, warmup_epochs=1 fails"),
+    # settings that do not fit the data's images: the model is built on the meta device first
+    "vit_patch": ("sweep = Sweep(data='synthetic', model='vit', fixed={'patch': 5, 'width': 32, 'heads': 4})",
+                  "patch 5 does not divide the 28x28 image"),
+    "vit_heads": ("sweep = Sweep(data='synthetic', model='vit', space={'width': tune.choice([32, 30]), "
+                  "'heads': tune.choice([4])})", "divisible by heads 4"),
+    "cnn_too_deep": ("sweep = Sweep(data='synthetic', model='cnn', space={'channels': tune.choice([(8,), "
+                     "(8, 8, 8, 8, 8, 8)])})", "needs images of at least 64 px"),
+    "define_by_run_combination": ("def space(trial):\n    trial.suggest_categorical('width', [32, 30])\n"
+                                  "sweep = Sweep(data='synthetic', model='vit', fixed={'heads': 4}, space=space, "
+                                  "search='optuna')", "divisible by heads 4"),
 }
 
 
@@ -73,6 +108,9 @@ def test_bad_command_lines(tmp_path, capsys, monkeypatch):
     assert "unknown data set 'mnits'" in fails(capsys, str(good), "--data", "mnits")
     assert "num_samples must be a positive integer" in fails(capsys, str(good), "--num-samples", "0")
     assert "time_budget_s must be > 0" in fails(capsys, str(good), "--time-budget", "-5")
+    assert "--set seeds expects integers" in fails(capsys, str(good), "--set", "seeds=abc")
+    assert "tuner selects on the validation split" in fails(capsys, str(good), "--set", "metric=train_loss")
+    assert "contradicts" in fails(capsys, str(good), "--set", "metric=val_loss", "--set", "mode=max")
     assert "not a tuner run folder" in fails(capsys, "--resume", str(tmp_path))
     assert "either a sweep file or --resume" in fails(capsys, str(good), "--resume", str(tmp_path))
 
@@ -84,6 +122,36 @@ def test_bad_command_lines(tmp_path, capsys, monkeypatch):
     message = fails(capsys, str(good), "--data", "mnist", "--data-dir", str(empty))
     assert str(empty) in message and "TUNER_DATA" in message
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_shape_error_stops_a_real_run_before_ray_starts_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, "sweep = Sweep(data='synthetic', model='vit', fixed={'patch': 5, 'width': 32, "
+                                 "'heads': 4}, max_epochs=1, num_samples=1)\n")
+    assert "does not divide" in fails(capsys, str(path), "--results", str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+def _image(path, size=8, color=(255, 0, 0)):
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), color).save(path)
+
+
+def test_image_folders_that_cannot_be_read_are_named(tmp_path, capsys):
+    good = write_sweep(tmp_path, GOOD)
+    flat = tmp_path / "flat"
+    for i in range(4):
+        _image(flat / f"{i}.png")
+    message = fails(capsys, str(good), "--data", f"imagefolder:{flat}", "--dry-run")
+    assert "0.png is not inside a class folder" in message
+    corrupt = tmp_path / "corrupt"
+    for cls in ("cat", "dog"):
+        for i in range(3):
+            _image(corrupt / cls / f"{i}.png")
+    (corrupt / "dog" / "bad.png").write_bytes(b"not an image at all")
+    message = fails(capsys, str(good), "--data", f"imagefolder:{corrupt}", "--dry-run")
+    assert "dog/bad.png is not a readable image" in message
 
 
 def test_cli_error_is_one_line_and_exit_2(tmp_path):

@@ -9,6 +9,7 @@ import torch
 from tuner import data, train
 from tuner.config import TrainConfig
 from tuner.errors import UserError
+from tuner.trainable import load_file
 
 FAST = {"data": "synthetic", "model": "mlp", "hidden": "64", "batch_size": 64, "epochs": 3}
 
@@ -43,7 +44,7 @@ def test_resume_is_bit_for_bit(tmp_path, model, extra):
     full, saved = _final_weights(cfg, stop_after=2)
     torch.save(saved, tmp_path / "state.pt")  # through a file, as a checkpoint would go
     torch.manual_seed(12345)  # the resumed run must not depend on the process's RNG
-    resumed, _ = _final_weights(cfg, resume=torch.load(tmp_path / "state.pt", weights_only=False))
+    resumed, _ = _final_weights(cfg, resume=load_file(tmp_path / "state.pt"))
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
     for key, value in full.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key

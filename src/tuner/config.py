@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import types
 import typing
@@ -71,7 +72,9 @@ class TrainConfig:
     early_stop_min_delta: float = 0.0  # smallest change that counts as improvement
     early_stop_metric: str = "val_loss"  # val_loss (lower is better) or val_acc (higher is better)
     stuck_epochs: int = 3  # `stuck` after this many epochs at chance loss and accuracy (0 = off)
-    restore_best: bool = True  # end with the weights of the best-val_acc epoch
+    best_metric: str = "val_acc"  # which epoch is the best one (val_acc highest, val_loss lowest): its weights are
+    #                               kept and tested; a sweep sets it to its own metric
+    restore_best: bool = True  # end with the weights of the best epoch
     # ---- device
     device: str = "auto"  # auto (cuda if present, else cpu) | cpu | cuda | cuda:N | mps
     precision: str = "auto"  # auto (bf16 where measured faster; see train.resolve_precision) | fp32 | bf16 | fp16
@@ -106,6 +109,7 @@ def field_names() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
 
 
+@functools.cache
 def _field_types() -> dict[str, Any]:
     return typing.get_type_hints(TrainConfig)
 

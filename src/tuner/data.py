@@ -30,6 +30,7 @@ DATA_ENV = "TUNER_DATA"
 CACHE_ENV = "TUNER_CACHE"
 CACHE_VERSION = 1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+SPLIT_FOLDERS = ("train", "test", "val")
 
 
 @dataclass
@@ -254,15 +255,21 @@ def _decode_tree(path: Path, files: list[tuple[str, Callable[[], bytes]]], size:
     records = []
     for rel, _ in files:
         parts = Path(rel).parts
-        split = next((p for p in parts[:-2] if p in ("train", "test", "val")), "train")
+        if len(parts) < 2 or parts[-2] in SPLIT_FOLDERS:
+            raise UserError(f"imagefolder {path}: {rel} is not inside a class folder; images belong in CLASS/IMAGE.jpg "
+                            f"(or train/CLASS/IMAGE.jpg and test/CLASS/IMAGE.jpg)")
+        split = next((p for p in parts[:-2] if p in SPLIT_FOLDERS), "train")
         records.append((split if split != "val" else "test", parts[-2]))
     classes = sorted({cls for _, cls in records})
     index = {cls: i for i, cls in enumerate(classes)}
     images, mode, shape = [], None, None
     for i, (rel, read) in enumerate(files):
-        img = Image.open(io.BytesIO(read()))
-        mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
-        img = img.convert(mode)
+        try:
+            img = Image.open(io.BytesIO(read()))
+            mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
+            img = img.convert(mode)
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError and truncated files
+            raise UserError(f"imagefolder {path}: {rel} is not a readable image ({exc})") from None
         if size:
             img = img.resize((size, size), Image.BILINEAR)
         arr = np.asarray(img, dtype=np.uint8)

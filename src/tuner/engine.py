@@ -12,10 +12,10 @@ import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from tuner import data as data_lib
-from tuner import results, spec, storage
+from tuner import results, search, spec, storage
+from tuner.config import TrainConfig
 from tuner.errors import UserError
+from tuner.lifecycle import TrialEnds
 from tuner.progress import ProgressLine
 from tuner.spec import Sweep
 
@@ -46,6 +48,18 @@ class RunOptions:
     dashboard_host: str = "127.0.0.1"
     device: str = "auto"  # where the driver evaluates the chosen model on the test set
     cli: dict[str, Any] = field(default_factory=dict)  # how the sweep was changed on the command line
+    started: float = field(default_factory=time.time)  # when the command started: the time budget counts from here
+
+    def deadline(self, sweep: Sweep) -> float | None:
+        return self.started + sweep.time_budget_s if sweep.time_budget_s else None
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the sweep; the run folder holds everything finished, nothing was tested."""
+
+    def __init__(self, run_dir: Path, written: dict[str, Any], signal_name: str):
+        super().__init__(signal_name)
+        self.run_dir, self.written, self.signal_name = run_dir, written, signal_name
 
 
 def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
@@ -67,8 +81,7 @@ def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
 def open_run(location: str) -> tuple[Path, dict[str, Any]]:
     """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>):
     it has spec.json, sweep.py and Ray's experiment state. Returns the local folder and spec.json."""
-    run_dir = storage.download(location, ["spec.json", "sweep.py", "run.json"]) if storage.is_uri(location) \
-        else Path(location)
+    run_dir = storage.download_run(location) if storage.is_uri(location) else Path(location)
     missing = [p.name for p in (run_dir / "spec.json", run_dir / "sweep.py") if not p.exists()]
     if not storage.exists(experiment_path(run_dir, location), RAY_FOLDER):
         missing.append(RAY_FOLDER)
@@ -99,46 +112,6 @@ def param_space(sweep: Sweep) -> dict[str, Any]:
     return {**fixed, **searched, "seed": seeds}
 
 
-def search_algorithm(sweep: Sweep) -> Any:
-    from ray.tune.search import BasicVariantGenerator
-
-    if sweep.search in ("grid", "random"):
-        return BasicVariantGenerator(random_state=sweep.search_seed, max_concurrent=sweep.max_concurrent)
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    metric, mode = _objectives(sweep)
-    space = sweep.space if callable(sweep.space) else None
-    sampler = optuna.samplers.TPESampler(seed=sweep.search_seed, multivariate=True, group=callable(sweep.space),
-                                         n_startup_trials=max(3, min(10, sweep.num_samples // 4)))
-    if sweep.objectives:
-        sampler = optuna.samplers.NSGAIISampler(seed=sweep.search_seed) if sweep.num_samples >= 50 else \
-            optuna.samplers.TPESampler(seed=sweep.search_seed)
-    return OptunaSearch(space=space, metric=metric, mode=mode, sampler=sampler)
-
-
-def _objectives(sweep: Sweep) -> tuple[Any, Any]:
-    if sweep.objectives:
-        return [m for m, _ in sweep.objectives], [d for _, d in sweep.objectives]
-    return sweep.metric, sweep.mode
-
-
-def trial_scheduler(sweep: Sweep) -> Any:
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler, MedianStoppingRule
-
-    common = {"time_attr": "training_iteration"}  # metric and mode come from TuneConfig
-    if sweep.trial_scheduler == "asha":
-        return ASHAScheduler(max_t=sweep.max_epochs, grace_period=min(sweep.grace_period, sweep.max_epochs),
-                             reduction_factor=sweep.reduction_factor, **common)
-    if sweep.trial_scheduler == "hyperband":
-        return HyperBandScheduler(max_t=sweep.max_epochs, reduction_factor=sweep.reduction_factor, **common)
-    if sweep.trial_scheduler == "median":
-        return MedianStoppingRule(grace_period=sweep.grace_period, min_samples_required=3, **common)
-    return FIFOScheduler()
-
-
 def trainable(sweep: Sweep, dataset: data_lib.Dataset) -> Any:
     from ray import tune
 
@@ -148,17 +121,18 @@ def trainable(sweep: Sweep, dataset: data_lib.Dataset) -> Any:
     return tune.with_resources(tune.with_parameters(run_trial, data=dataset), resources)
 
 
-def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str) -> Any:
-    """The search phase: the sweep's space, search algorithm and trial scheduler."""
+def build_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, budget_s: float | None = None) -> Any:
+    """The search phase: the sweep's space, search algorithm and trial scheduler (tuner.search's registries)."""
     from ray import tune
 
+    metric, mode = search.objectives(sweep)
     multi = bool(sweep.objectives)
     tune_config = tune.TuneConfig(
-        metric=None if multi else sweep.metric, mode=None if multi else sweep.mode,
-        search_alg=search_algorithm(sweep), scheduler=trial_scheduler(sweep),
-        num_samples=1 if sweep.search == "grid" else sweep.num_samples,
-        max_concurrent_trials=(sweep.max_concurrent or None) if sweep.search == "optuna" else None,
-        time_budget_s=sweep.time_budget_s, reuse_actors=True, trial_dirname_creator=results.trial_dirname)
+        metric=None if multi else metric, mode=None if multi else mode,
+        search_alg=search.search_algorithm(sweep), scheduler=search.trial_scheduler(sweep),
+        num_samples=sweep.samples,
+        max_concurrent_trials=(sweep.max_concurrent or None) if sweep.search in search.OPTUNA_SEARCHES else None,
+        time_budget_s=budget_s, reuse_actors=True, trial_dirname_creator=results.trial_dirname)
     return tune.Tuner(trainable(sweep, dataset), param_space=param_space(sweep), tune_config=tune_config,
                       run_config=run_config(sweep, storage_path, RAY_FOLDER, expected_trials(sweep)))
 
@@ -168,7 +142,7 @@ def run_config(sweep: Sweep, storage_path: str, name: str, total: int) -> Any:
 
     return tune.RunConfig(
         name=name, storage_path=storage_path, verbose=0,
-        callbacks=[ProgressLine(sweep.metric, sweep.mode, total, sweep.max_epochs)],
+        callbacks=[ProgressLine(sweep.metric, sweep.direction, total, sweep.max_epochs), TrialEnds()],
         failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
 
@@ -177,8 +151,9 @@ def needs_confirm(sweep: Sweep) -> bool:
     return sweep.search != "grid" and len(sweep.seeds) > 1 and sweep.confirm_top > 0
 
 
-def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, search_grid: Any) -> Any | None:
-    """The confirm phase: the search's best configurations, full length, once per other seed."""
+def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, search_grid: Any,
+                  budget_s: float | None = None) -> Any | None:
+    """The confirm phase: the search's best configurations (tuner.select), full length, once per other seed."""
     from ray import tune
     from ray.tune.search import BasicVariantGenerator
 
@@ -191,7 +166,7 @@ def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, se
     others = list(sweep.seeds[1:])
     print(f"confirm phase: the best {len(configs)} configurations again with seeds {others}", flush=True)
     tune_config = tune.TuneConfig(
-        metric=sweep.metric, mode=sweep.mode, num_samples=1, reuse_actors=True,
+        metric=sweep.metric, mode=sweep.direction, num_samples=1, reuse_actors=True, time_budget_s=budget_s,
         search_alg=BasicVariantGenerator(max_concurrent=sweep.max_concurrent),
         trial_dirname_creator=results.trial_dirname)
     space = {"confirm": tune.grid_search(configs), "seed": tune.grid_search(others)}
@@ -202,7 +177,7 @@ def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, se
 def expected_trials(sweep: Sweep) -> int:
     """Trials Tune will start: grid points (seeds included) x num_samples (1 for grid search)."""
     points = math.prod(len(v) for v in spec.grid_values(param_space(sweep)).values())
-    return points * (1 if sweep.search == "grid" else sweep.num_samples)
+    return points * sweep.samples
 
 
 # ---------------------------------------------------------------- Ray
@@ -262,28 +237,70 @@ def prepare(sweep: Sweep, sweep_path: Path, options: RunOptions) -> Path:
     resolved = {"sweep": sweep.to_json(), "fixed_config": sweep.fixed_config(), "cli": options.cli,
                 "expected_trials": expected_trials(sweep), "environment": environment()}
     (run_dir / "spec.json").write_text(json.dumps(resolved, indent=2, default=str))
+    if storage.is_uri(options.results):
+        storage.upload(run_dir, options.results, ["sweep.py", "spec.json"])
     return run_dir
 
 
 def execute(sweep: Sweep, run_dir: Path, dataset: data_lib.Dataset, options: RunOptions, tuner: Any,
             resumed: bool = False) -> dict[str, Any]:
-    """Run (or finish) the search, then the confirm phase if the sweep asks for one; write the run folder."""
+    """Run (or finish) the search, then the confirm phase if the sweep asks for one and the search completed;
+    write the run folder. Raises SweepInterrupted after Ctrl-C or SIGTERM, once what finished is written."""
     started = time.time()
+    deadline = options.deadline(sweep)
     print(f"run folder: {run_dir}", flush=True)
-    grids = [("search", tuner.fit())]
-    ended_by = _ended_by(sweep, grids[0][1], time.time() - started)
+    grids, ends = [], {}
+    ended_by = _fit(tuner, "search", grids, ends, deadline)
     if needs_confirm(sweep) and ended_by == "completed":
-        confirm = confirm_tuner(sweep, dataset, experiment_path(run_dir, options.results), grids[0][1])
-        if confirm is not None:
-            grids.append(("confirm", confirm.fit()))
-    wall = time.time() - started
+        left = None if deadline is None else deadline - time.time()
+        if left is not None and left < 1:
+            ended_by = "time_budget"
+            print("the time budget left no time for the confirm phase: the choice is among unconfirmed "
+                  "configurations", flush=True)
+        else:
+            confirm = confirm_tuner(sweep, dataset, experiment_path(run_dir, options.results), grids[0][1], left)
+            if confirm is not None:
+                ended_by = _fit(confirm, "confirm", grids, ends, deadline)
+    signal_name = next((e.signal for e in ends.values() if e.signal), None)
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-            "finished": datetime.now().isoformat(timespec="seconds"), "wall_time_s": round(wall, 2),
-            "ended_by": ended_by, "resumed": resumed, "ray_address": options.address or "local",
-            "expected_trials": expected_trials(sweep), "phases": [phase for phase, _ in grids]}
+            "finished": None, "wall_time_s": None, "ended_by": ended_by, "resumed": resumed,
+            "ray_address": options.address or "local", "expected_trials": expected_trials(sweep),
+            "phases": [phase for phase, _ in grids]}
     previous = _previous_wall_time(run_dir) if resumed else 0.0
-    info["total_wall_time_s"] = round(previous + wall, 2)
-    return results.write(run_dir, sweep, grids, dataset, info, options.device)
+    try:
+        info = _timed(info, started, previous)
+        written = results.write(run_dir, sweep, grids, dataset, info, options.device, ends)
+    except KeyboardInterrupt:  # during the test evaluation: what is written stays, nothing counts as chosen
+        info = _timed({**info, "ended_by": "interrupted"}, started, previous)
+        (run_dir / "run.json").write_text(json.dumps(info, indent=2, default=str))
+        raise SweepInterrupted(run_dir, {"run": info, "best": None, "trials": None}, "SIGINT") from None
+    if ended_by == "interrupted":
+        raise SweepInterrupted(run_dir, written, signal_name or "SIGINT")
+    return written
+
+
+def _fit(tuner: Any, phase: str, grids: list[tuple[str, Any]], ends: dict[str, TrialEnds],
+         deadline: float | None) -> str:
+    """tuner.fit() with Ctrl-C and SIGTERM turned into Tune's graceful stop; returns what ended the phase."""
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        grid = tuner.fit()
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    grids.append((phase, grid))
+    ends[phase] = TrialEnds.current
+    if ends[phase].signal:
+        return "interrupted"
+    if deadline is not None and time.time() >= deadline:
+        return "time_budget"
+    return "completed"
+
+
+def _timed(info: dict[str, Any], started: float, previous: float) -> dict[str, Any]:
+    wall = time.time() - started
+    return {**info, "finished": datetime.now().isoformat(timespec="seconds"), "wall_time_s": round(wall, 2),
+            "total_wall_time_s": round(previous + wall, 2)}
 
 
 def _previous_wall_time(run_dir: Path) -> float:
@@ -293,14 +310,16 @@ def _previous_wall_time(run_dir: Path) -> float:
         return 0.0
 
 
-def _ended_by(sweep: Sweep, grid: Any, wall: float) -> str:
-    unfinished = any(r.metrics and r.metrics.get("status") == "running" and
-                     r.metrics.get("training_iteration", 0) < sweep.max_epochs for r in grid)
-    if sweep.time_budget_s and wall >= sweep.time_budget_s * 0.98:
-        return "time_budget"
-    if unfinished and sweep.trial_scheduler == "none":
-        return "interrupted"
-    return "completed"
+def check_with_data(sweep: Sweep, dataset: data_lib.Dataset, where: str = "sweep") -> int:
+    """The checks that need the data, before Ray starts: every candidate configuration builds for the data's
+    image shape (spec.check_buildable), and the validation split is not empty. Returns configurations checked."""
+    cfg = TrainConfig.from_dict(sweep.fixed_config())
+    labels = dataset.y_train if not cfg.subset else dataset.subset(cfg.subset, seed=cfg.split_seed).y_train
+    train_idx, val_idx = data_lib.stratified_split(labels, cfg.val_fraction, cfg.split_seed)
+    if len(val_idx) == 0 or len(train_idx) == 0:
+        raise UserError(f"{where}: val_fraction {cfg.val_fraction} of {len(labels)} training images leaves "
+                        f"{len(train_idx)} to train on and {len(val_idx)} to validate on")
+    return spec.check_buildable(sweep, dataset.image_shape, dataset.num_classes, where)
 
 
 def fit_to_local_resources(sweep: Sweep, options: RunOptions) -> Sweep:
@@ -324,23 +343,32 @@ def fit_to_local_resources(sweep: Sweep, options: RunOptions) -> Sweep:
 
 
 def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict[str, Any]]:
-    """Start a new sweep: run folder, data loaded once, Ray, Tune; returns (run folder, written results)."""
+    """Start a new sweep: data loaded and every configuration checked, run folder, Ray, Tune; returns (run folder,
+    written results)."""
     dataset = load_data(sweep, options.data_dir)
+    check_with_data(sweep, dataset, str(sweep_path))
     run_dir = prepare(sweep, sweep_path, options)
     print(dashboard_hint(start_ray(options)), flush=True)
+    storage_path = experiment_path(run_dir, options.results)
+    if options.address:
+        storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
     sweep = fit_to_local_resources(sweep, options)
-    tuner = build_tuner(sweep, dataset, experiment_path(run_dir, options.results))
+    deadline = options.deadline(sweep)
+    tuner = build_tuner(sweep, dataset, storage_path, None if deadline is None else max(deadline - time.time(), 1))
     return run_dir, execute(sweep, run_dir, dataset, options, tuner)
 
 
 def resume(run_dir: Path, sweep: Sweep, options: RunOptions) -> tuple[Path, dict[str, Any]]:
-    """Continue a killed sweep with Tuner.restore: finished trials stay, unfinished ones restart from checkpoints."""
+    """Continue a killed or interrupted sweep with Tuner.restore: finished trials stay, unfinished ones restart
+    from their checkpoints."""
     from ray import tune
 
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options)), flush=True)
+    storage_path = experiment_path(run_dir, options.results)
+    if options.address:
+        storage.check_visible_from_every_node(storage_path, "the run's storage")
     sweep = fit_to_local_resources(sweep, options)
-    tuner = tune.Tuner.restore(f"{experiment_path(run_dir, options.results)}/{RAY_FOLDER}",
-                               trainable=trainable(sweep, dataset),
+    tuner = tune.Tuner.restore(f"{storage_path}/{RAY_FOLDER}", trainable=trainable(sweep, dataset),
                                resume_unfinished=True, resume_errored=False, restart_errored=False)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True)

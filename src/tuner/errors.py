@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
@@ -21,8 +23,21 @@ def exit_with_error(message: str) -> NoReturn:
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Run a CLI `main`, turning a UserError into one `error:` line and exit code 2."""
+    """Run a CLI `main`, turning a UserError into one `error:` line and exit code 2, and Ctrl-C or SIGTERM outside
+    a sweep's own handling into one `interrupted` line and exit code 130 (no traceback)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return main(argv) or 0
     except UserError as exc:
         exit_with_error(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt

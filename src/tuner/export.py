@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tuner import spec
+from tuner import search, select, spec
 from tuner.config import _field_types, coerce, parse_assignments
 from tuner.errors import UserError, run_cli
 
@@ -49,7 +49,8 @@ PRINTED_METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
 KATIB_DEFAULT_FILTER = r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)"
 METRICS_FILTER = r"([\w-]+)=([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[Ee][+-]?\d+)?)"  # name=number only; nan is skipped
 
-ALGORITHMS = {"optuna": "multivariate-tpe", "random": "random", "grid": "grid"}
+ALGORITHMS = {"optuna": "multivariate-tpe", "optuna-tpe": "tpe", "ray-optuna": "tpe", "random": "random",
+              "grid": "grid"}
 _SAFE_ARG = re.compile(r"[\w.,:/@%+=-]*")  # Katib joins the command with spaces into `sh -c`: no quoting
 
 
@@ -93,13 +94,10 @@ def to_katib(sweep: spec.Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = 
     algorithm = ALGORITHMS[sweep.search]
     if sweep.search == "grid":
         trials = grid_points
-        if sweep.num_samples > 1:
-            notes.append(f"num_samples={sweep.num_samples}: Katib's grid runs each point once; the repeats are left "
-                         f"out (list more seeds instead)")
         if max_trials is not None and max_trials > trials:
             raise UserError(f"--max-trials {max_trials}: Katib's grid rejects more trials than grid points ({trials})")
     else:
-        trials = sweep.num_samples * grid_points
+        trials = sweep.samples * grid_points
         if grid_points > 1:
             notes.append(f"tune.grid_search with search={sweep.search!r}: Katib draws these values at random instead "
                          f"of running every one; maxTrialCount keeps tuner's count (num_samples x grid points)")
@@ -115,8 +113,8 @@ def to_katib(sweep: spec.Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = 
 
     objective = _objective(sweep, notes)
     settings = [{"name": "random_state", "value": str(sweep.search_seed)}] if sweep.search_seed >= 0 else []
-    if sweep.search == "optuna":
-        startup = max(3, min(10, sweep.num_samples // 4))  # as tuner's own TPESampler
+    if sweep.search in search.OPTUNA_SEARCHES:
+        startup = search.tpe_settings(sweep)["n_startup_trials"]  # as tuner's own TPESampler
         settings.append({"name": "n_startup_trials", "value": str(startup)})
         if sweep.objectives and len(sweep.objectives) > 1:
             notes.append(f"objectives: Katib optimises one metric; {objective['objectiveMetricName']} is the "
@@ -165,8 +163,9 @@ def experiment_name(sweep_name: str) -> str:
 
 
 def _objective(sweep: spec.Sweep, notes: list[str]) -> dict[str, Any]:
-    pairs = list(sweep.objectives or [(sweep.metric, sweep.mode)])
-    metric, mode = pairs[0]
+    pairs = list(sweep.objectives or [(sweep.metric, sweep.direction)])
+    metric = pairs[0][0]
+    mode = select.direction(metric)
     if metric not in PRINTED_METRICS:
         raise UserError(f"metric {metric!r}: tuner.train does not print it as name=value each epoch, so Katib's "
                         f"metrics collector cannot read it; use one of {', '.join(PRINTED_METRICS)}")
@@ -176,7 +175,7 @@ def _objective(sweep: spec.Sweep, notes: list[str]) -> dict[str, Any]:
     others = [m for m, _ in pairs[1:] if m in PRINTED_METRICS]
     additional = others + [m for m in PRINTED_METRICS if m != metric and m not in others]
     strategies = [{"name": metric, "value": mode}] + \
-                 [{"name": m, "value": spec.METRICS[m]} for m in additional]
+                 [{"name": m, "value": select.direction(m)} for m in additional]
     return {"type": "maximize" if mode == "max" else "minimize", "objectiveMetricName": metric,
             "additionalMetricNames": additional, "metricStrategies": strategies}
 

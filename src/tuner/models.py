@@ -59,7 +59,8 @@ class Dropout(nn.Module):
 
     torch's CPU `bernoulli_` draws one Mersenne-Twister number per element and took a
     quarter of an MLP step here; the mask costs a third of that from random bytes.
-    On CPU, p is rounded to a multiple of 1/256 (0.2 -> 0.1992); other devices use F.dropout.
+    On CPU, p is rounded to a multiple of 1/256 (0.2 -> 0.1992); other devices, and p so close to 1 that
+    the rounding would drop everything, use F.dropout.
     """
 
     def __init__(self, p: float):
@@ -70,7 +71,7 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or self.threshold >= 256:  # p above 255.5/256 keeps nothing at 1/256 steps
             return F.dropout(x, self.p, True)
         n = x.numel()
         words = torch.randint(-2 ** 31, 2 ** 31, ((n + 3) // 4,), dtype=torch.int32)

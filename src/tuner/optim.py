@@ -16,14 +16,12 @@ import torch
 from torch.optim import lr_scheduler as lrs
 
 from tuner.config import TrainConfig
-from tuner.errors import UserError, unknown_name
+from tuner.errors import unknown_name
 
 Params = Iterable[torch.nn.Parameter]
 
 
 def _sgd(params: Params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.nesterov and cfg.momentum <= 0:
-        raise UserError("nesterov=true needs momentum > 0")
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                            weight_decay=cfg.weight_decay, foreach=True)
 
@@ -100,17 +98,11 @@ def scheduler_kind(name: str) -> SchedulerKind:
 
 
 class Schedule:
-    """Owns the learning-rate scheduler (plus optional warmup) and steps it at the right time."""
+    """Owns the learning-rate scheduler (plus optional warmup) and steps it at the right time.
+    The settings are checked by train.validate (warm-up with a per-batch schedule, plateau per batch, ...)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
         kind = scheduler_kind(cfg.scheduler)
-        if cfg.warmup_epochs and not kind.accepts_warmup:
-            raise UserError(f"scheduler {cfg.scheduler!r} has its own warm-up; set warmup_epochs=0 "
-                            f"(onecycle: tune pct_start; cyclic: base_lr_ratio)")
-        if cfg.scheduler_interval not in ("auto", "batch", "epoch"):
-            raise UserError(f"scheduler_interval must be auto, batch or epoch, got {cfg.scheduler_interval!r}")
-        if kind.reads_val_loss and cfg.scheduler_interval == "batch":
-            raise UserError("scheduler 'plateau' reads the validation loss and can only step per epoch")
         self.optimizer = optimizer
         self.per_batch = kind.per_batch if cfg.scheduler_interval == "auto" else cfg.scheduler_interval == "batch"
         self.reads_val_loss = kind.reads_val_loss

@@ -1,14 +1,15 @@
-"""The run folder (contract in DESIGN.md): trials.csv, history.csv, best.json, best_model.pt, run.json.
+"""Writing the run folder (contract: docs/run-folder.md): trials.csv, history.csv, best.json, best_model.pt,
+test_predictions.csv, test_evaluations.jsonl, run.json, errors/.
 
-Selection uses validation only. Trials that errored, diverged or got stuck are listed but
-never chosen; when a configuration ran under several seeds it is ranked by its mean.
-The chosen model is evaluated on the test set once, here.
+Which configuration is chosen is tuner.select's decision; the chosen model is evaluated on the test set
+here, once.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tuner import train
-from tuner.data import Dataset
-from tuner.spec import Sweep, sample_define_by_run
+from tuner import select, train
 from tuner.config import trial_values
-from tuner.trainable import load_state
+from tuner.data import Dataset
+from tuner.lifecycle import TrialEnds
+from tuner.spec import Sweep, sample_define_by_run
+from tuner.trainable import CONFIG_ERROR, load_state
 
 HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
-NOT_CHOSEN = {"ERROR", "DIVERGED", "STUCK"}
-FIT_STATUS = {"diverged": "DIVERGED", "stuck": "STUCK", "early_stopped": "STOPPED_EARLY", "completed": "TERMINATED"}
+FIT_STATUS = {"diverged": "DIVERGED", "stuck": "STUCK", "early_stopped": "STOPPED_EARLY", "completed": "TERMINATED",
+              CONFIG_ERROR: "ERROR"}
+UNFINISHED = {"interrupted": "INTERRUPTED", "time_budget": "STOPPED_BY_BUDGET"}  # by what ended the sweep
+STATUSES = ("TERMINATED", "STOPPED_EARLY", "STOPPED_BY_BUDGET", "INTERRUPTED", "DIVERGED", "STUCK", "ERROR")
 TRIAL_DIR_PREFIX = "trial_"
+TEST_LOG = "test_evaluations.jsonl"
 
 
 def trial_dirname(trial: Any) -> str:
@@ -37,13 +42,17 @@ def trial_id_of(result: Any) -> str:
     return Path(result.path).name.removeprefix(TRIAL_DIR_PREFIX)
 
 
-def trial_status(result: Any, max_epochs: int) -> str:
+def trial_status(result: Any, max_epochs: int, cut_off: str | None = None) -> str:
+    """A trial's status from its last result; `cut_off` is the status of a trial that was still running when the
+    sweep stopped (INTERRUPTED, STOPPED_BY_BUDGET), None when it ended by itself or by its trial scheduler."""
     if result.error is not None:
         return "ERROR"
     last = result.metrics or {}
     fit_status = last.get("status", "running")
     if fit_status in FIT_STATUS:
         return FIT_STATUS[fit_status]
+    if cut_off:
+        return cut_off
     return "STOPPED_EARLY" if last.get("training_iteration", 0) < max_epochs else "TERMINATED"
 
 
@@ -66,24 +75,31 @@ def searched_keys(sweep: Sweep, configs: list[dict[str, Any]]) -> list[str]:
     return sorted(keys)
 
 
-def collect(grids: list[tuple[str, Any]], sweep: Sweep) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def collect(grids: list[tuple[str, Any]], sweep: Sweep, ended_by: str = "completed",
+            ends: dict[str, TrialEnds] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(trials, history, results by trial id) from Tune ResultGrids, one per phase (search, confirm);
-    trials that never started are left out."""
+    trials that never started are left out. Trials still running when the sweep stopped (Ctrl-C, the time
+    budget: each phase's TrialEnds in `ends` knows which) get the status UNFINISHED[ended_by]."""
     phases = {trial_id_of(r): (phase, r) for phase, grid in grids for r in grid if _started(r)}
     configs = {tid: trial_values(r.config or {}) for tid, (_, r) in phases.items()}
     keys = searched_keys(sweep, list(configs.values()))
+    cut_off = UNFINISHED.get(ended_by)
     trials, history = [], []
     for trial_id, (phase, result) in sorted(phases.items()):
         frame = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
-        epochs = frame.drop_duplicates("epoch", keep="last") if "epoch" in frame else pd.DataFrame()
-        row = {"trial_id": trial_id, "status": trial_status(result, sweep.max_epochs), "epochs": len(epochs)}
+        epochs = frame[frame["epoch"] >= 1].drop_duplicates("epoch", keep="last") if "epoch" in frame \
+            else pd.DataFrame()
+        watch = (ends or {}).get(phase)
+        unfinished = cut_off if watch is not None and watch.unfinished(trial_id) else None
+        row = {"trial_id": trial_id, "status": trial_status(result, sweep.max_epochs, unfinished),
+               "epochs": len(epochs)}
         row.update({f"config/{k}": format_value(configs[trial_id].get(k)) for k in keys})
-        row.update(_best_epoch(epochs, sweep))
+        row.update(_best_epoch(epochs, sweep.metric))
         row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
         row["seed"] = configs[trial_id].get("seed", 0)
         row["num_params"] = int(epochs["num_params"].iloc[-1]) if len(epochs) else None
         row["phase"] = phase
-        row["error"] = _first_line(result.error) if result.error is not None else ""
+        row["error"] = _error_text(result)
         row["failures"] = failures(result)
         trials.append(row)
         for record in epochs.to_dict("records"):
@@ -93,11 +109,18 @@ def collect(grids: list[tuple[str, Any]], sweep: Sweep) -> tuple[pd.DataFrame, p
 
 
 def top_configs(grid: Any, sweep: Sweep, count: int) -> list[dict[str, Any]]:
-    """Full configurations (seed left out) of the best `count` usable trials of a search."""
+    """Full configurations (seed left out) of the best `count` usable configurations of a search, by the
+    selection rules (tuner.select)."""
     trials, _, by_id = collect([("search", grid)], sweep)
-    ranked = rank(trials, sweep)
-    usable = ranked[~ranked["status"].isin(NOT_CHOSEN)].head(count) if len(ranked) else ranked
-    return [{k: v for k, v in trial_values(by_id[tid].config).items() if k != "seed"} for tid in usable["trial_id"]]
+    best = select.top_configurations(trials, sweep.metric, count)
+    return [{k: v for k, v in trial_values(by_id[c.best_trial_id].config).items() if k != "seed"} for c in best]
+
+
+def _error_text(result: Any) -> str:
+    if result.error is not None:
+        return _first_line(result.error)
+    last = result.metrics or {}
+    return str(last.get("error", ""))[:300] if last.get("status") == CONFIG_ERROR else ""
 
 
 def failures(result: Any) -> int:
@@ -119,11 +142,10 @@ def _started(result: Any) -> bool:
     return result.error is not None or bool((result.metrics or {}).get("training_iteration"))
 
 
-def _best_epoch(epochs: pd.DataFrame, sweep: Sweep) -> dict[str, Any]:
-    if not len(epochs) or epochs[sweep.metric].isna().all():
+def _best_epoch(epochs: pd.DataFrame, metric: str) -> dict[str, Any]:
+    best = select.best_epoch(epochs, metric)
+    if best is None:
         return {"val_acc": math.nan, "val_loss": math.nan, "best_epoch": 0, "train_acc": math.nan}
-    values = epochs[sweep.metric]
-    best = epochs.loc[values.idxmax() if sweep.mode == "max" else values.idxmin()]
     return {"val_acc": float(best["val_acc"]), "val_loss": float(best["val_loss"]), "best_epoch": int(best["epoch"]),
             "train_acc": float(best["train_acc"])}
 
@@ -131,53 +153,6 @@ def _best_epoch(epochs: pd.DataFrame, sweep: Sweep) -> dict[str, Any]:
 def _first_line(error: BaseException) -> str:
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else type(error).__name__
-
-
-def rank(trials: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
-    """Trials best first by the sweep's metric (their best epoch); unusable trials last."""
-    if trials.empty:
-        return trials
-    metric = "val_acc" if sweep.metric not in trials else sweep.metric
-    usable = ~trials["status"].isin(NOT_CHOSEN)
-    ordered = trials.assign(_usable=usable).sort_values(["_usable", metric], ascending=[False, sweep.mode == "min"],
-                                                         na_position="last")
-    return ordered.drop(columns="_usable").reset_index(drop=True)
-
-
-def one_per_seed(trials: pd.DataFrame, key: str) -> pd.DataFrame:
-    """One trial per (configuration, seed): a search can propose the same point twice, and the same seed
-    reruns it to the same numbers, which are not a second seed's evidence."""
-    return trials.drop_duplicates([key, "seed"]) if "seed" in trials else trials
-
-
-def seed_groups(trials: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
-    """One row per configuration (all searched values but the seed): mean, std and count over seeds."""
-    config_cols = [c for c in trials.columns if c.startswith("config/") and c != "config/seed"]
-    usable = trials[~trials["status"].isin(NOT_CHOSEN)]
-    if usable.empty:
-        return pd.DataFrame()
-    keys = usable[config_cols].apply(lambda row: "|".join(map(str, row)), axis=1) if config_cols else "all"
-    keyed = one_per_seed(usable.assign(_key=keys), "_key")
-    groups = keyed.groupby("_key")
-    table = groups[sweep.metric if sweep.metric in keyed else "val_acc"].agg(["mean", "std", "count"])
-    table["trial_ids"] = groups["trial_id"].agg(list)
-    return table.sort_values("mean", ascending=sweep.mode == "min").reset_index(drop=True)
-
-
-def choose(trials: pd.DataFrame, sweep: Sweep) -> tuple[pd.Series | None, dict[str, Any] | None]:
-    """The chosen trial and, when configurations ran under several seeds, its group's mean/std."""
-    ranked = rank(trials, sweep)
-    if ranked.empty or ranked.iloc[0]["status"] in NOT_CHOSEN:
-        return None, None
-    groups = seed_groups(trials, sweep)
-    if len(groups) and groups["count"].max() > 1:
-        top = groups.iloc[0]
-        members = ranked[ranked["trial_id"].isin(top["trial_ids"])]
-        info = {"n": int(top["count"]), "mean": float(top["mean"]), "std": float(np.nan_to_num(top["std"])),
-                "trial_ids": list(top["trial_ids"]), "rule": f"configuration with the best mean {sweep.metric} "
-                "over seeds; its best seed's checkpoint is tested"}
-        return members.iloc[0], info
-    return ranked.iloc[0], None
 
 
 def evaluate_chosen(result: Any, dataset: Dataset, device: str = "auto") -> tuple[train.Evaluation, dict[str, Any]]:
@@ -190,17 +165,19 @@ def evaluate_chosen(result: Any, dataset: Dataset, device: str = "auto") -> tupl
 
 
 def write(run_dir: Path, sweep: Sweep, grids: list[tuple[str, Any]], dataset: Dataset, run_info: dict[str, Any],
-          device: str = "auto") -> dict[str, Any]:
-    """Write trials.csv, history.csv, best.json, best_model.pt, test_predictions.csv and run.json."""
-    trials, history, results = collect(grids, sweep)
-    ranked = rank(trials, sweep)
+          device: str = "auto", ends: dict[str, TrialEnds] | None = None) -> dict[str, Any]:
+    """Write trials.csv, history.csv and errors/; unless the sweep was interrupted, choose a configuration and
+    evaluate it on the test set (best.json, best_model.pt, test_predictions.csv); then run.json."""
+    trials, history, results = collect(grids, sweep, run_info["ended_by"], ends)
+    ranked = select.rank_trials(trials, sweep.metric)
     ranked.to_csv(run_dir / "trials.csv", index=False)
     history.to_csv(run_dir / "history.csv", index=False)
     _write_errors(run_dir, results)
-    chosen, seeds = choose(trials, sweep)
     best = None
-    if chosen is not None:
-        best = _write_best(run_dir, sweep, chosen, seeds, results[chosen["trial_id"]], dataset, device)
+    if run_info["ended_by"] != "interrupted":
+        choice = select.choose(trials, sweep.metric)
+        if choice is not None:
+            best = _write_best(run_dir, sweep, choice, results[choice.trial["trial_id"]], dataset, device)
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     run_info = {**run_info, "trials_by_status": counts, "trials": len(trials),
                 "trial_epochs": int(trials["epochs"].sum()) if len(trials) else 0}
@@ -209,35 +186,66 @@ def write(run_dir: Path, sweep: Sweep, grids: list[tuple[str, Any]], dataset: Da
 
 
 def _write_errors(run_dir: Path, results: dict[str, Any]) -> None:
-    errored = {tid: r for tid, r in results.items() if r.error is not None}
+    errored = {tid: r for tid, r in results.items() if r.error is not None or _error_text(r)}
     if not errored:
         return
     folder = run_dir / "errors"
     folder.mkdir(exist_ok=True)
     for trial_id, result in errored.items():
-        (folder / f"{trial_id}.txt").write_text(str(result.error))
+        (folder / f"{trial_id}.txt").write_text(str(result.error) if result.error is not None else _error_text(result))
 
 
-def _write_best(run_dir: Path, sweep: Sweep, chosen: pd.Series, seeds: dict | None, result: Any, dataset: Dataset,
+def _write_best(run_dir: Path, sweep: Sweep, choice: select.Choice, result: Any, dataset: Dataset,
                 device: str) -> dict[str, Any]:
-    evaluation, state = evaluate_chosen(result, dataset, device)
-    torch.save(state["best_model"], run_dir / "best_model.pt")
-    pd.DataFrame({"index": np.arange(len(dataset.y_test)), "label": dataset.y_test,
-                  "prediction": evaluation.predictions}).to_csv(run_dir / "test_predictions.csv", index=False)
+    """best.json for the chosen trial. The test set is read once per chosen trial: a resumed sweep that chooses the
+    same trial again keeps the evaluation it has (test_evaluations.jsonl logs every evaluation)."""
+    chosen = choice.trial
+    checkpoint = str(result.checkpoint.path) if result.checkpoint else None
+    previous = _read_json(run_dir / "best.json")
+    if previous and previous.get("trial_id") == chosen["trial_id"] and previous.get("checkpoint") == checkpoint \
+            and (run_dir / previous.get("model_file", "best_model.pt")).exists():
+        test = {k: previous[k] for k in ("test_acc", "test_loss", "per_class_acc", "confusion_matrix", "classes",
+                                          "evaluation")}
+        config = previous["config"]
+    else:
+        evaluation, state = evaluate_chosen(result, dataset, device)
+        torch.save(state["best_model"], run_dir / "best_model.pt")
+        pd.DataFrame({"index": np.arange(len(dataset.y_test)), "label": dataset.y_test,
+                      "prediction": evaluation.predictions}).to_csv(run_dir / "test_predictions.csv", index=False)
+        number = _log_evaluation(run_dir, chosen["trial_id"], checkpoint, evaluation.acc)
+        test = {"test_acc": evaluation.acc, "test_loss": evaluation.loss, "per_class_acc": evaluation.per_class_acc,
+                "confusion_matrix": evaluation.confusion, "classes": dataset.classes, "evaluation": number}
+        config = state["config"]
     searched = {k.removeprefix("config/"): _plain(v) for k, v in chosen.items() if k.startswith("config/")}
     best = {
-        "trial_id": chosen["trial_id"], "status": chosen["status"], "metric": sweep.metric, "mode": sweep.mode,
+        "trial_id": chosen["trial_id"], "status": chosen["status"], "metric": sweep.metric, "mode": sweep.direction,
         "val_acc": float(chosen["val_acc"]), "val_loss": float(chosen["val_loss"]),
         "best_epoch": int(chosen["best_epoch"]), "epochs": int(chosen["epochs"]), "searched": searched,
-        "config": state["config"], "num_params": _plain(chosen.get("num_params")), "seeds": seeds,
-        "selection": "highest validation metric at the trial's best epoch; test set evaluated once, afterwards",
-        "test_acc": evaluation.acc, "test_loss": evaluation.loss, "per_class_acc": evaluation.per_class_acc,
-        "confusion_matrix": evaluation.confusion, "classes": dataset.classes,
-        "checkpoint": str(result.checkpoint.path) if result.checkpoint else None,
-        "model_file": "best_model.pt",
+        "config": config, "num_params": _plain(chosen.get("num_params")), "seeds": choice.to_json(),
+        "selection": f"tuner.select: best mean validation {sweep.metric} over seeds among the configurations run on "
+                     f"the most seeds; the weights of the best epoch by {sweep.metric}; test set evaluated once, "
+                     "afterwards",
+        **test, "checkpoint": checkpoint, "model_file": "best_model.pt",
     }
     (run_dir / "best.json").write_text(json.dumps(best, indent=2))
     return best
+
+
+def _log_evaluation(run_dir: Path, trial_id: str, checkpoint: str | None, test_acc: float) -> int:
+    """Append one line per reading of the test set; returns this evaluation's number (1 for the first)."""
+    log = run_dir / TEST_LOG
+    number = len(log.read_text().splitlines()) + 1 if log.exists() else 1
+    with log.open("a") as out:
+        out.write(json.dumps({"evaluation": number, "trial_id": trial_id, "checkpoint": checkpoint,
+                              "test_acc": test_acc, "at": datetime.now().isoformat(timespec="seconds")}) + "\n")
+    return number
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _plain(value: Any) -> Any:
@@ -249,20 +257,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def ranking_table(trials: pd.DataFrame, top: int = 10) -> str:
-    """Top-k trials for the terminal: config, val acc (%), epochs, status."""
+def ranking_table(trials: pd.DataFrame, metric: str = "val_acc", top: int = 10) -> str:
+    """Top-k configurations for the terminal, in tuner.select's order: searched values, the metric (mean ± std over
+    seeds where there are several), seeds, epochs, statuses."""
     if trials.empty:
         return "no trial reported a result"
-    config_cols = [c for c in trials.columns if c.startswith("config/")]
-    shown = trials.head(top)
-    header = ["#", *[c.removeprefix("config/") for c in config_cols], "val_acc", "epochs", "status"]
-    rows = [[str(i + 1), *[_short(r[c]) for c in config_cols],
-             "-" if pd.isna(r["val_acc"]) else f"{r['val_acc']:.2%}", str(r["epochs"]), r["status"]]
-            for i, (_, r) in enumerate(shown.iterrows())]
+    table = select.ranking(trials, metric).head(top)
+    config_cols = select.config_columns(trials)
+    header = ["#", *[c.removeprefix("config/") for c in config_cols], metric, "seeds", "epochs", "status"]
+    rows = [[str(i + 1), *[_short(r[c]) for c in config_cols], _metric_text(r, metric), str(r["seeds"]),
+             str(r["epochs"]), r["status"]] for i, (_, r) in enumerate(table.iterrows())]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
     return "\n".join(lines)
+
+
+def _metric_text(row: pd.Series, metric: str) -> str:
+    mean, std = row[f"{metric} mean"], row[f"{metric} std"]
+    if pd.isna(mean):
+        return "-"
+    show = (lambda v: f"{v:.2%}") if metric.endswith("acc") else (lambda v: f"{v:.4f}")
+    return f"{show(mean)} ± {show(std)}" if not pd.isna(std) else show(mean)
 
 
 def _short(value: Any) -> str:

@@ -33,14 +33,23 @@ from typing import Any
 
 from ray.tune.search.sample import Categorical, Domain, Float, Integer
 
-from tuner import train
+from tuner import select, train
 from tuner.config import TrainConfig, coerce, expand_paired, field_names
 from tuner.errors import UserError
+from tuner.search import OPTUNA_SEARCHES, SEARCHES, TRIAL_SCHEDULERS
 
-SEARCHES = ("grid", "random", "optuna")
-TRIAL_SCHEDULERS = ("asha", "hyperband", "median", "none")
-METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min", "num_params": "min"}
 SMOKE_TRAIN_IMAGES = 2000
+DEFAULT_SAMPLES = 10
+NOT_SEARCHABLE = {  # TrainConfig fields a sweep sets elsewhere, or that would compare trials on different data
+    "epochs": "epochs is the budget: set max_epochs (the trial scheduler decides how many each trial gets)",
+    "seed": "set seeds with Sweep(seeds=[...]): every configuration runs on those",
+    "data": "set the data set with Sweep(data=...): the driver loads that one for every trial",
+    "val_fraction": "every trial must be ranked on the same validation split: fix val_fraction",
+    "split_seed": "every trial must be ranked on the same validation split: fix split_seed",
+    "subset": "every trial must be ranked on the same validation split: fix subset",
+    "best_metric": "the sweep's metric chooses each trial's best epoch: set metric",
+}
+NOT_FIXED = ("epochs", "seed", "data", "best_metric")
 SWEEP_MODULE = "tuner_sweep_file"  # one fixed name, so a resumed run (which loads RUN_DIR/sweep.py) unpickles it
 
 
@@ -52,14 +61,16 @@ class Sweep:
     model: str = "mlp"  # default model; search over models with space={"model": tune.choice([...])}
     fixed: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields held constant
     space: dict[str, Any] | Callable[[Any], dict[str, Any] | None] = field(default_factory=dict)
-    search: str = "random"  # grid | random | optuna (TPE)
-    trial_scheduler: str = "asha"  # early stopping of weak trials: asha | hyperband | median | none
+    search: str = "random"  # grid | random | optuna (TPE) | optuna-tpe | ray-optuna (tuner.search.SEARCHES)
+    search_options: dict[str, Any] = field(default_factory=dict)  # Optuna sampler settings, e.g. n_startup_trials
+    trial_scheduler: str = "asha"  # early stopping of weak trials: asha | hyperband | median | none | ...
     grace_period: int = 1  # epochs a trial runs before it can be stopped
     reduction_factor: float = 3  # asha/hyperband: keep 1/reduction_factor at each rung
-    metric: str = "val_acc"  # selects trials; validation only, never test
-    mode: str = "max"
+    brackets: int = 1  # asha: brackets of successively longer grace periods (1: the classic ASHA)
+    metric: str = "val_acc"  # selects trials and each trial's best epoch: val_acc or val_loss (validation only)
+    mode: str | None = None  # max or min; follows from the metric (tuner.select.METRICS): omit it
     objectives: list[tuple[str, str]] | None = None  # optuna multi-objective, e.g. [("val_acc","max"),("num_params","min")]
-    num_samples: int = 10  # random/optuna: trials; grid: repeats of the whole grid
+    num_samples: int | None = None  # random/optuna: trials (default 10); grid: each point runs once per seed
     max_epochs: int = 10  # epochs per trial at most (sets TrainConfig.epochs)
     seeds: list[int] = field(default_factory=lambda: [0])  # grid: every point runs once per seed;
     #   random/optuna: the search uses seeds[0], then the best `confirm_top` configurations rerun on the others
@@ -78,14 +89,26 @@ class Sweep:
     def space_keys(self) -> list[str]:
         return sorted(self.space) if isinstance(self.space, dict) else []
 
+    @property
+    def samples(self) -> int:
+        """Trials the search draws: num_samples, 1 for a grid (whose points Tune expands)."""
+        if self.search == "grid":
+            return 1
+        return DEFAULT_SAMPLES if self.num_samples is None else self.num_samples
+
+    @property
+    def direction(self) -> str:
+        return select.direction(self.metric)
+
     def fixed_config(self) -> dict[str, Any]:
         """TrainConfig values shared by every trial."""
-        base = {"data": self.data, "model": self.model, "epochs": self.max_epochs}
+        base = {"data": self.data, "model": self.model, "epochs": self.max_epochs, "best_metric": self.metric}
         return {**base, **self.fixed}
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "space"}
         out["space"] = describe_space(self.space)
+        out["mode"] = self.direction if self.metric in select.METRICS else self.mode
         return out
 
 
@@ -202,8 +225,12 @@ def _sweep_hints() -> dict[str, Any]:
 
 def _coerce_sweep_field(key: str, value: Any, annotation: Any) -> Any:
     if key == "seeds":
-        return [int(v) for v in str(value).strip("[]").split(",") if v.strip()]
-    if annotation in (float | None, int | None):
+        parts = [v.strip() for v in str(value).strip("[]").split(",") if v.strip()]
+        try:
+            return [int(v) for v in parts]
+        except ValueError:
+            raise UserError(f"--set seeds expects integers like 0,1,2, got {value!r}") from None
+    if annotation in (float | None, int | None, str | None):
         return coerce(key, value, annotation)
     for kind in (bool, int, float, str):
         if annotation is kind:
@@ -227,16 +254,22 @@ def smoke(sweep: Sweep) -> Sweep:
 
 
 def validate(sweep: Sweep, where: str = "sweep") -> None:
+    """Every check that needs no data: field types and ranges, names, the space, and the scalar settings of every
+    configuration the space can produce (see candidate_configs). Raises UserError naming the file and field."""
     def fail(message: str) -> None:
         raise UserError(f"{where}: {message}")
 
+    _validate_types(sweep, fail)
     if sweep.search not in SEARCHES:
         fail(f"search {sweep.search!r} is not one of {', '.join(SEARCHES)}")
     if sweep.trial_scheduler not in TRIAL_SCHEDULERS:
         fail(f"trial_scheduler {sweep.trial_scheduler!r} is not one of {', '.join(TRIAL_SCHEDULERS)}")
-    for key in ("num_samples", "max_epochs", "grace_period"):
-        if not isinstance(getattr(sweep, key), int) or getattr(sweep, key) < 1:
+    for key in ("max_epochs", "grace_period", "brackets") + (("num_samples",) if sweep.num_samples is not None else ()):
+        if getattr(sweep, key) < 1:
             fail(f"{key} must be a positive integer, got {getattr(sweep, key)!r}")
+    if sweep.search == "grid" and sweep.num_samples not in (None, 1):
+        fail(f"num_samples={sweep.num_samples} does not apply to search='grid': every grid point runs once per "
+             f"seed (list more seeds to repeat the grid, or use search='random' to draw num_samples trials)")
     for key in ("cpu", "gpu", "max_concurrent", "max_failures", "subset", "confirm_top"):
         if getattr(sweep, key) < 0:
             fail(f"{key} must be >= 0, got {getattr(sweep, key)!r}")
@@ -250,16 +283,23 @@ def validate(sweep: Sweep, where: str = "sweep") -> None:
         fail(f"time_budget_s must be > 0, got {sweep.time_budget_s}")
     if sweep.checkpoint_keep < 1:
         fail(f"checkpoint_keep must be >= 1, got {sweep.checkpoint_keep}")
-    if not sweep.seeds or not all(isinstance(s, int) for s in sweep.seeds):
-        fail(f"seeds must be a non-empty list of integers, got {sweep.seeds!r}")
+    if not sweep.seeds:
+        fail("seeds must be a non-empty list of integers")
+    if len(set(sweep.seeds)) != len(sweep.seeds):
+        fail(f"seeds must be distinct, got {sweep.seeds!r}")
     _validate_objectives(sweep, fail)
     unknown = [k for k in sweep.fixed if k not in field_names()]
     if unknown:
         fail(f"fixed: unknown setting {unknown[0]!r}")
-    if "epochs" in sweep.fixed or "seed" in sweep.fixed:
-        fail("fixed: set epochs with max_epochs and seed with seeds")
+    for key in NOT_FIXED:
+        if key in sweep.fixed:
+            fail(f"fixed: {NOT_SEARCHABLE[key]}")
+    if sweep.search_options and sweep.search not in OPTUNA_SEARCHES:
+        fail(f"search_options apply to the Optuna searches ({', '.join(sorted(OPTUNA_SEARCHES))}), "
+             f"not search={sweep.search!r}")
+    _validate_search_options(sweep, fail)
     if callable(sweep.space):
-        if sweep.search != "optuna":
+        if sweep.search not in OPTUNA_SEARCHES:
             fail("a define-by-run space (a function) needs search='optuna'")
         _validate_define_by_run(sweep, fail)
     elif isinstance(sweep.space, dict):
@@ -270,20 +310,94 @@ def validate(sweep: Sweep, where: str = "sweep") -> None:
         train.validate(TrainConfig.from_dict(sweep.fixed_config()))
     except UserError as exc:
         fail(f"fixed settings: {exc}")
+    for config in candidate_configs(sweep):
+        try:
+            train.validate(TrainConfig.from_dict(config))
+        except UserError as exc:
+            fail(f"space: {describe_config(config, sweep)} fails: {exc}")
+
+
+def _validate_types(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    hints = _sweep_hints()
+    for f in fields(Sweep):
+        value = getattr(sweep, f.name)
+        if not _has_type(value, hints[f.name]):
+            fail(f"{f.name} must be {_type_text(hints[f.name])}, got {value!r} ({type(value).__name__})")
+
+
+def _has_type(value: Any, annotation: Any) -> bool:
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is Any:
+        return True
+    if annotation is type(None):
+        return value is None
+    if isinstance(annotation, types.UnionType) or origin is typing.Union:
+        return any(_has_type(value, arg) for arg in args)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
+        if origin is tuple and args and Ellipsis not in args:
+            return len(value) == len(args) and all(_has_type(v, a) for v, a in zip(value, args))
+        return all(_has_type(v, args[0]) for v in value) if args else True
+    if origin is dict or annotation is dict:
+        return isinstance(value, dict)
+    if origin is Callable or annotation is Callable or str(origin) == "collections.abc.Callable":
+        return callable(value)
+    return True
+
+
+def _type_text(annotation: Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("collections.abc.", "")
+    return {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+            "float | None": "a number or None", "int | None": "an integer or None", "str | None": "a string or None",
+            "list[int]": "a list of integers"}.get(text.removeprefix("<class '").removesuffix("'>"), text)
+
+
+def _validate_search_options(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    """Unknown sampler settings fail here, not in every trial: build the sampler once."""
+    from tuner import search
+
+    options = sweep.search_options
+    if options.get("sampler", "tpe") not in search.SAMPLERS:
+        fail(f"search_options: sampler {options['sampler']!r} is not one of {', '.join(search.SAMPLERS)}")
+    if options.get("tell", "best") not in ("best", "last"):
+        fail(f"search_options: tell must be 'best' (pruned trials told as pruned) or 'last' (Ray's: every trial "
+             f"complete with its last value), got {options['tell']!r}")
+    if sweep.search in OPTUNA_SEARCHES and options:
+        try:
+            search.search_algorithm(sweep)
+        except (TypeError, ValueError) as exc:
+            fail(f"search_options: {exc}")
 
 
 def _validate_objectives(sweep: Sweep, fail: Callable[[str], None]) -> None:
-    pairs = sweep.objectives or [(sweep.metric, sweep.mode)]
-    if sweep.objectives and sweep.search != "optuna":
+    try:
+        select.check_metric(sweep.metric, sweep.mode)
+    except ValueError as exc:
+        fail(str(exc))
+    if not sweep.objectives:
+        return
+    if sweep.search != "optuna":
         fail("objectives (multi-objective) need search='optuna'")
-    if sweep.objectives and sweep.trial_scheduler != "none":
+    if sweep.trial_scheduler != "none":
         fail("multi-objective sweeps cannot use an early-stopping trial_scheduler; set trial_scheduler='none'")
-    for metric, mode in pairs:
-        if metric not in METRICS:
-            fail(f"metric {metric!r} is not one of {', '.join(METRICS)}")
-        if mode not in ("min", "max"):
-            fail(f"mode {mode!r} must be 'min' or 'max'")
-    if sweep.objectives and sweep.objectives[0][0] != sweep.metric:
+    for metric, mode in sweep.objectives:
+        try:
+            select.check_metric(metric, mode, select.OBJECTIVE_METRICS)
+        except ValueError as exc:
+            fail(f"objectives: {exc}")
+    if sweep.objectives[0][0] != sweep.metric:
         fail(f"the first objective {sweep.objectives[0][0]!r} must be the sweep's metric {sweep.metric!r}")
 
 
@@ -296,11 +410,11 @@ def _validate_space(sweep: Sweep, fail: Callable[[str], None]) -> None:
                 import difflib
                 close = difflib.get_close_matches(part, field_names(), n=1)
                 fail(f"space: unknown hyperparameter {part!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            if part == "epochs":
-                fail("space: epochs is the budget; set max_epochs (ASHA decides how many each trial gets)")
+            if part in NOT_SEARCHABLE:
+                fail(f"space: {part!r} cannot be searched: {NOT_SEARCHABLE[part]}")
             if part in sweep.fixed:
                 fail(f"space: {part!r} is both fixed and searched")
-        if len(parts) > 1 and (sweep.search == "optuna" or isinstance(value, (Float, Integer))):
+        if len(parts) > 1 and (sweep.search in OPTUNA_SEARCHES or isinstance(value, (Float, Integer))):
             fail(f"space[{key!r}]: paired hyperparameters take tune.grid_search or tune.choice of tuples with "
                  f"search='grid' or 'random' (with optuna, write a define-by-run function)")
         for candidate in _corner_values(key, value, fail):
@@ -317,12 +431,13 @@ def _validate_space(sweep: Sweep, fail: Callable[[str], None]) -> None:
         if searched:
             fail(f"search='grid' needs tune.grid_search for every hyperparameter; {searched[0]!r} is "
                  f"{describe_domain(sweep.space[searched[0]])} (use search='random' or 'optuna')")
-    if sweep.search == "optuna" and grids:
-        fail(f"search='optuna' cannot take tune.grid_search ({next(iter(grids))!r}); use tune.choice")
+    if sweep.search in OPTUNA_SEARCHES and grids:
+        fail(f"search={sweep.search!r} cannot take tune.grid_search ({next(iter(grids))!r}); use tune.choice")
 
 
-def _corner_values(key: str, value: Any, fail: Callable[[str], None]) -> list[Any]:
+def _corner_values(key: str, value: Any, fail: Callable[[str], None] | None = None) -> list[Any]:
     """The values that could go wrong: every category, and both ends of a range."""
+    fail = fail or (lambda message: None)
     if isinstance(value, dict) and set(value) == {"grid_search"}:
         if not isinstance(value["grid_search"], (list, tuple)) or not value["grid_search"]:
             fail(f"space[{key!r}]: grid_search needs a non-empty list")
@@ -348,17 +463,15 @@ def _corner_values(key: str, value: Any, fail: Callable[[str], None]) -> list[An
 
 
 def _validate_define_by_run(sweep: Sweep, fail: Callable[[str], None]) -> None:
-    """Run the function on a few throwaway Optuna trials and check what it proposes."""
-    for params in sample_define_by_run(sweep.space, 8, sweep.search_seed, fail):
+    """Run the function on throwaway Optuna trials and check the names it proposes."""
+    for params in sample_define_by_run(sweep.space, DEFINE_BY_RUN_SAMPLES, sweep.search_seed, fail):
         for key in params:
             if key not in field_names():
                 fail(f"space function proposes unknown hyperparameter {key!r}")
-            if key in ("epochs",) or key in sweep.fixed:
+            if key in NOT_SEARCHABLE:
+                fail(f"space function proposes {key!r}, which cannot be searched: {NOT_SEARCHABLE[key]}")
+            if key in sweep.fixed:
                 fail(f"space function proposes {key!r}, which is fixed")
-        try:
-            train.validate(TrainConfig.from_dict({**sweep.fixed_config(), **params}))
-        except UserError as exc:
-            fail(f"space function: {exc}")
 
 
 def sample_define_by_run(space: Callable, n: int, seed: int, fail: Callable[[str], None] | None = None
@@ -379,6 +492,96 @@ def sample_define_by_run(space: Callable, n: int, seed: int, fail: Callable[[str
         out.append({**trial.params, **constants})
         study.tell(trial, 0.0)
     return out
+
+
+# ---------------------------------------------------------------- the configurations a space can produce
+
+DEFINE_BY_RUN_SAMPLES = 64
+RANDOM_SAMPLES = 64
+ALL_CORNERS = 256  # enumerate every combination of corner values up to this many
+GRID_LIMIT = 20000  # grids up to this many points are checked point by point
+
+
+def candidate_configs(sweep: Sweep) -> list[dict[str, Any]]:
+    """Full TrainConfig values (fixed + searched) of the configurations worth checking before Ray starts:
+    every grid point; for a random/optuna space the corners (every category, both ends of every range) and a
+    seeded random sample; for a define-by-run space a seeded random sample of what it proposes."""
+    fixed = sweep.fixed_config()
+    if callable(sweep.space):
+        searched = sample_define_by_run(sweep.space, DEFINE_BY_RUN_SAMPLES, sweep.search_seed)
+    elif sweep.search == "grid":
+        searched = _grid_points(sweep.space)
+    else:
+        searched = _corners(sweep.space, sweep.search_seed) + _random_points(sweep.space, sweep.search_seed)
+    seen, out = set(), []
+    for values in searched:
+        config = {**fixed, **expand_paired(values)}
+        key = repr(sorted(config.items(), key=lambda item: item[0]))
+        if key not in seen:
+            seen.add(key)
+            out.append(config)
+    return out
+
+
+def _grid_points(space: dict[str, Any]) -> list[dict[str, Any]]:
+    grids = grid_values(space)
+    constants = {k: v for k, v in space.items() if k not in grids and not isinstance(v, Domain)}
+    keys = list(grids)
+    total = math.prod(len(grids[k]) for k in keys)
+    if total > GRID_LIMIT:
+        import random
+        rng = random.Random(0)
+        combos = [tuple(rng.choice(grids[k]) for k in keys) for _ in range(GRID_LIMIT)]
+    else:
+        combos = list(itertools.product(*(grids[k] for k in keys)))
+    return [{**constants, **dict(zip(keys, combo))} for combo in combos]
+
+
+def _random_points(space: dict[str, Any], seed: int, n: int = RANDOM_SAMPLES) -> list[dict[str, Any]]:
+    from ray.tune.search.variant_generator import generate_variants
+
+    return [next(generate_variants(dict(space), random_state=seed + i))[1] for i in range(n)]
+
+
+def _corners(space: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+    """Every combination of corner values when there are few; else each corner value once, the other
+    hyperparameters drawn at random."""
+    corners = {key: _corner_values(key, value) for key, value in space.items()}
+    if math.prod(len(v) for v in corners.values()) <= ALL_CORNERS:
+        return [dict(zip(corners, combo)) for combo in itertools.product(*corners.values())]
+    base = _random_points(space, seed + 10_000, sum(len(v) for v in corners.values()))
+    out, index = [], 0
+    for key, values in corners.items():
+        for value in values:
+            out.append({**base[index], key: value})
+            index += 1
+    return out
+
+
+def describe_config(config: dict[str, Any], sweep: Sweep) -> str:
+    fixed = sweep.fixed_config()
+    searched = {k: v for k, v in config.items() if k not in fixed or fixed[k] != v}
+    return "the configuration " + (", ".join(f"{k}={_short(v)}" for k, v in sorted(searched.items()))
+                                   or "with the fixed settings")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def check_buildable(sweep: Sweep, image_shape: tuple[int, int, int], num_classes: int, where: str = "sweep") -> int:
+    """Build every candidate configuration's model (on the meta device: no memory, no compute), optimizer and
+    schedule for the data's image shape; the first that cannot be built is a UserError. Returns how many
+    configurations were checked."""
+    configs = candidate_configs(sweep)
+    built: dict[str, None] = {}
+    for config in configs:
+        try:
+            train.check_buildable(TrainConfig.from_dict(config), image_shape, num_classes, built)
+        except UserError as exc:
+            raise UserError(f"{where}: {describe_config(config, sweep)} cannot run on "
+                            f"{'x'.join(map(str, image_shape))} images: {exc}") from None
+    return len(configs)
 
 
 def sample_configs(sweep: Sweep, n: int = 5) -> list[dict[str, Any]]:

@@ -3,12 +3,15 @@
 `--results s3://bucket/runs/cifar` hands the URI to Ray Tune as `RunConfig(storage_path=...)`, so trial
 checkpoints go straight there from whichever node runs the trial (a node that dies loses nothing). The
 driver writes the rest of the run folder (trials.csv, best.json, report, ...) into a local staging folder
-`runs/<name>` and copies it beside Ray's experiment at the end. `--resume URI` fetches the small files
-back and restores Ray's experiment from the URI. Filesystems are pyarrow's, the ones Ray itself uses.
+`runs/<name>`, copies sweep.py and spec.json there at once (so another machine can resume a killed run) and
+the rest at the end. `--resume URI` fetches the run folder (all but Ray's experiment) into a fresh local copy
+and restores Ray's experiment from the URI. Filesystems are pyarrow's, the ones Ray itself uses.
 """
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -48,24 +51,93 @@ def exists(location: str, name: str = "") -> bool:
     return info.type != pyarrow.fs.FileType.NotFound
 
 
-def upload(run_dir: Path, uri: str) -> None:
-    """Copy the local run folder's files to the URI (Ray's experiment is already there)."""
+def upload(run_dir: Path, uri: str, names: list[str] | None = None) -> None:
+    """Copy the local run folder's files (or only `names`) to the URI (Ray's experiment is already there)."""
     import pyarrow.fs
 
     fs, path = _filesystem(uri)
-    pyarrow.fs.copy_files(str(run_dir.resolve()), path, source_filesystem=pyarrow.fs.LocalFileSystem(),
-                          destination_filesystem=fs)
+    local = pyarrow.fs.LocalFileSystem()
+    if names is None:
+        pyarrow.fs.copy_files(str(run_dir.resolve()), path, source_filesystem=local, destination_filesystem=fs)
+        return
+    fs.create_dir(path.rstrip("/"), recursive=True)
+    for name in names:
+        pyarrow.fs.copy_files(str((run_dir / name).resolve()), f"{path.rstrip('/')}/{name}", source_filesystem=local,
+                              destination_filesystem=fs)
 
 
-def download(uri: str, names: list[str]) -> Path:
-    """Fetch the named top-level files of a run folder at a URI into its staging folder."""
+def download_run(uri: str, skip_prefix: str = "ray") -> Path:
+    """Fetch a run folder at a URI, all but Ray's experiment folders, into a fresh local copy runs/<name>. An
+    existing local copy is moved aside (runs/<name>.previous-<time>), never merged: the URI is the truth, and
+    stale local files would be uploaded back at the end."""
     import pyarrow.fs
 
     fs, path = _filesystem(uri)
     local = staging_dir(uri)
+    if local.exists() and any(local.iterdir()):
+        aside = local.with_name(f"{local.name}.previous-{datetime.now():%Y%m%d-%H%M%S}")
+        local.rename(aside)
+        print(f"the earlier local copy of {uri} was moved to {aside}", flush=True)
     local.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        if exists(uri, name):
-            pyarrow.fs.copy_files(f"{path.rstrip('/')}/{name}", str((local / name).resolve()),
-                                  source_filesystem=fs, destination_filesystem=pyarrow.fs.LocalFileSystem())
+    try:
+        entries = fs.get_file_info(pyarrow.fs.FileSelector(path.rstrip("/"), recursive=False))
+    except Exception as exc:
+        raise UserError(f"cannot read {uri}: {exc}") from None
+    for entry in entries:
+        if entry.base_name.startswith(skip_prefix):
+            continue
+        pyarrow.fs.copy_files(entry.path, str((local / entry.base_name).resolve()), source_filesystem=fs,
+                              destination_filesystem=pyarrow.fs.LocalFileSystem())
     return local
+
+
+def check_visible_from_every_node(location: str, what: str) -> None:
+    """On a cluster, every alive node must reach the storage trials checkpoint to: a marker written here is looked
+    for by a tiny task pinned to each node. A local folder on the head's disk is not visible from other machines,
+    and every trial would fail at its first checkpoint; better one clear error before the sweep starts."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    marker = f".tuner-visible-{uuid.uuid4().hex[:12]}"
+    _write_marker(location, marker)
+    try:
+        probe = ray.remote(num_cpus=0, max_retries=0)(_sees)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+                .remote(location, marker) for n in nodes]
+        seen = ray.get(refs, timeout=120)
+    finally:
+        _remove_marker(location, marker)
+    blind = [n.get("NodeManagerAddress", n["NodeID"]) for n, ok in zip(nodes, seen) if not ok]
+    if blind:
+        raise UserError(f"{what} {location} is not visible from {len(blind)} of {len(nodes)} nodes "
+                        f"({', '.join(blind)}): trials checkpoint there from whichever node runs them; use shared "
+                        f"storage (--results s3://BUCKET/runs/NAME, gs://...) or a path mounted on every node")
+
+
+def _sees(location: str, marker: str) -> bool:
+    try:
+        return exists(location, marker)
+    except UserError:
+        return False
+
+
+def _write_marker(location: str, marker: str) -> None:
+    if is_uri(location):
+        fs, path = _filesystem(location)
+        with fs.open_output_stream(f"{path.rstrip('/')}/{marker}") as out:
+            out.write(b"tuner")
+    else:
+        Path(location).mkdir(parents=True, exist_ok=True)
+        (Path(location) / marker).write_text("tuner")
+
+
+def _remove_marker(location: str, marker: str) -> None:
+    try:
+        if is_uri(location):
+            fs, path = _filesystem(location)
+            fs.delete_file(f"{path.rstrip('/')}/{marker}")
+        else:
+            (Path(location) / marker).unlink(missing_ok=True)
+    except Exception:  # a marker left behind is harmless
+        pass

@@ -24,7 +24,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tuner.sweep", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep_file", nargs="?", help="a Python file defining `sweep = Sweep(...)` (omit with --resume)")
-    p.add_argument("--num-samples", type=int, help="trials to draw (random/optuna) or repeats of the grid")
+    p.add_argument("--num-samples", type=int, help="trials to draw (random/optuna; a grid runs each point once per "
+                                                   "seed)")
     p.add_argument("--max-epochs", type=int, help="epochs per trial at most")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a Sweep field (search=random, trial_scheduler=none, gpu=0.5, ...) or fix a "
@@ -43,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the resolved sweep and sample configs; run nothing")
     p.add_argument("--seed", type=int, help="seed of the search algorithm (which configurations are drawn)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="wall-clock budget for the whole sweep; the best found by then is still tested")
+                   help="wall-clock budget for the whole sweep (search and confirm phase, from the command's start); "
+                        "the best found by then is still tested")
     p.add_argument("--dashboard-host", default="127.0.0.1",
                    help="address the Ray dashboard binds to (default 127.0.0.1: this machine only)")
     p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
@@ -72,7 +74,9 @@ def apply_changes(sweep: spec.Sweep, changes: dict[str, Any], where: str) -> spe
     return sweep
 
 
-def dry_run(sweep: spec.Sweep) -> None:
+def dry_run(sweep: spec.Sweep, data_dir: str | None, where: str) -> None:
+    dataset = engine.load_data(sweep, data_dir)
+    checked = engine.check_with_data(sweep, dataset, where)
     for key, value in sweep.to_json().items():
         if key == "space" and isinstance(value, dict):
             print("space:")
@@ -82,6 +86,8 @@ def dry_run(sweep: spec.Sweep) -> None:
             print(f"{key + ':':<18}{json.dumps(value, default=str)}")
     print(f"trials to start: {engine.expected_trials(sweep)} (search {sweep.search}, trial scheduler "
           f"{sweep.trial_scheduler}, up to {sweep.max_epochs} epochs each)")
+    print(f"checked: {checked} configurations build for {dataset.name}'s "
+          f"{'x'.join(map(str, dataset.image_shape))} images")
     kind = "grid points" if sweep.search == "grid" else "sample configurations (TPE adapts after the first few)" \
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
@@ -96,24 +102,36 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def report(run_dir: Path, written: dict[str, Any]) -> None:
+def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     info = written["run"]
     print(f"\n{info['trials']} trials, {info['trial_epochs']} trial-epochs in {info['wall_time_s']:.0f} s "
           f"({', '.join(f'{v} {k}' for k, v in sorted(info['trials_by_status'].items()))})")
     if info["ended_by"] == "time_budget":
         print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
-    print(ranking_table(written["trials"]))
+    print(ranking_table(written["trials"], metric))
     best = written["best"]
     if best is None:
         print("no usable trial (all errored, diverged or got stuck): nothing chosen or tested")
     else:
         searched = ", ".join(f"{k}={_fmt(v)}" for k, v in best["searched"].items())
-        spread = ""
-        if best["seeds"] and best["seeds"]["n"] > 1:
-            spread = f" (mean {best['seeds']['mean']:.2%} ± {best['seeds']['std']:.2%} over {best['seeds']['n']} seeds)"
-        print(f"\nchosen: trial {best['trial_id']}: {searched}\n  val_acc {best['val_acc']:.2%}{spread} at epoch "
-              f"{best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
+        seeds = best["seeds"]
+        spread = f" (mean {_metric(seeds['mean'], metric)} ± {_metric(seeds['std'], metric)} over {seeds['n']} seeds)" \
+            if seeds["n"] > 1 else " (one seed: no spread measured)"
+        print(f"\nchosen: trial {best['trial_id']}: {searched}\n  {metric} {_metric(best[metric], metric)}{spread} at "
+              f"epoch {best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
     print(f"run folder: {run_dir}")
+
+
+def _metric(value: float, metric: str) -> str:
+    return f"{value:.2%}" if metric.endswith("acc") else f"{value:.4f}"
+
+
+def interrupted(exc: engine.SweepInterrupted) -> int:
+    info = exc.written.get("run") or {}
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(info.get("trials_by_status", {}).items()))
+    print(f"\ninterrupted ({exc.signal_name}): the run folder keeps every finished epoch ({counts or 'no trials'}); "
+          f"nothing was chosen or tested. Continue with: python -m tuner.sweep --resume {exc.run_dir}", flush=True)
+    return 130
 
 
 def write_analysis(run_dir: Path, data_dir: str | None) -> None:
@@ -129,8 +147,9 @@ def write_analysis(run_dir: Path, data_dir: str | None) -> None:
     print(f"report: {path}")
 
 
-def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, options: engine.RunOptions) -> None:
-    report(run_dir, written)
+def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, options: engine.RunOptions,
+           metric: str) -> None:
+    report(run_dir, written, metric)
     if not args.no_report:
         write_analysis(run_dir, args.data_dir)
     if storage.is_uri(options.results):
@@ -150,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         sweep = dataclasses.replace(sweep, name=saved["sweep"]["name"])
         options.cli = saved.get("cli", {})
         options.results = args.resume if storage.is_uri(args.resume) else None
-        run_dir, written = engine.resume(run_dir, sweep, options)
-        finish(run_dir, written, args, options)
+        try:
+            run_dir, written = engine.resume(run_dir, sweep, options)
+        except engine.SweepInterrupted as exc:
+            return interrupted(exc)
+        finish(run_dir, written, args, options, sweep.metric)
         return 0
     if not args.sweep_file:
         raise UserError("give a sweep file (e.g. sweeps/mnist_mlp.py) or --resume RUN_DIR")
@@ -159,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     options.cli = changes_from(args)
     sweep = apply_changes(spec.load(path), options.cli, str(path))
     if args.dry_run:
-        dry_run(sweep)
+        dry_run(sweep, args.data_dir, str(path))
         return 0
-    run_dir, written = engine.run(sweep, path, options)
-    finish(run_dir, written, args, options)
+    try:
+        run_dir, written = engine.run(sweep, path, options)
+    except engine.SweepInterrupted as exc:
+        return interrupted(exc)
+    finish(run_dir, written, args, options, sweep.metric)
     return 0
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from tuner import augment as augment_lib
 from tuner import data as data_lib
-from tuner import models, optim
+from tuner import models, optim, select
 from tuner.config import TrainConfig, field_names, parse_assignments
 from tuner.errors import UserError, run_cli
 
@@ -43,11 +43,12 @@ DIVERGENCE_CHECK_EVERY = 50  # steps between finiteness checks (each one syncs a
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Names exist and numbers are in range; raises UserError naming the setting."""
+    """Every check of a configuration that needs no data (names exist, numbers in range, settings that go
+    together); raises UserError naming the setting. Checks that need the image shape: check_buildable."""
     data_lib.parse_spec(cfg.data)
     if cfg.model not in models.MODELS:
         raise UserError(f"unknown model {cfg.model!r}; choose one of: {', '.join(sorted(models.MODELS))}")
-    optim.scheduler_kind(cfg.scheduler)
+    kind = optim.scheduler_kind(cfg.scheduler)
     augment_lib.get(cfg.augment)
     if cfg.optimizer not in optim.OPTIMIZERS:
         raise UserError(f"unknown optimizer {cfg.optimizer!r}; choose one of: {', '.join(sorted(optim.OPTIMIZERS))}")
@@ -72,10 +73,13 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, key)
         if value is not None and not 0 <= value < 1:
             raise UserError(f"setting {key!r} must be in [0, 1), got {value}")
+    if cfg.label_smoothing >= 1:
+        raise UserError(f"setting 'label_smoothing' must be below 1, got {cfg.label_smoothing}")
     if cfg.gamma is not None and not 0 < cfg.gamma <= 1:
         raise UserError(f"setting 'gamma' must be in (0, 1], got {cfg.gamma}")
-    if cfg.early_stop_metric not in ("val_loss", "val_acc"):
-        raise UserError(f"early_stop_metric must be val_loss or val_acc, got {cfg.early_stop_metric!r}")
+    for key in ("early_stop_metric", "best_metric"):
+        if getattr(cfg, key) not in select.SELECTION_METRICS:
+            raise UserError(f"{key} must be one of {', '.join(select.SELECTION_METRICS)}, got {getattr(cfg, key)!r}")
     if cfg.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise UserError(f"precision must be auto, fp32, bf16 or fp16, got {cfg.precision!r}")
     if cfg.channels_last not in ("auto", "on", "off"):
@@ -84,6 +88,38 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"scheduler_interval must be auto, batch or epoch, got {cfg.scheduler_interval!r}")
     if cfg.normalize not in ("train", "half", "none"):
         raise UserError(f"normalize must be train, half or none, got {cfg.normalize!r}")
+    if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum <= 0):
+        raise UserError("nesterov=true needs optimizer sgd with momentum > 0")
+    if cfg.warmup_epochs and not kind.accepts_warmup:
+        raise UserError(f"scheduler {cfg.scheduler!r} has its own warm-up; set warmup_epochs=0 "
+                        f"(onecycle: tune pct_start; cyclic: base_lr_ratio)")
+    if kind.reads_val_loss and cfg.scheduler_interval == "batch":
+        raise UserError(f"scheduler {cfg.scheduler!r} reads the validation loss and can only step per epoch")
+
+
+MODEL_FIELDS = ("model", "hidden", "channels", "width", "depth", "mlp_dim", "token_dim", "heads", "patch", "dropout",
+                "dropout2d", "batch_norm")
+
+
+def check_buildable(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
+                    built: dict[str, None] | None = None) -> None:
+    """validate(), then build the model on the meta device (no memory, no arithmetic) and run one batch
+    through it, then its optimizer and schedule: what fit() would build, minus the data. `built` remembers
+    the model settings already built, so a grid of learning rates builds its model once."""
+    validate(cfg)
+    key = repr([getattr(cfg, name) for name in MODEL_FIELDS] + [image_shape, num_classes])
+    if built is None or key not in built:
+        with torch.device("meta"):
+            model = models.build(cfg, image_shape, num_classes)
+            try:
+                model(torch.zeros(2, *image_shape))
+            except (RuntimeError, ValueError) as exc:
+                raise UserError(f"model {cfg.model!r} cannot take {'x'.join(map(str, image_shape))} images: "
+                                f"{str(exc).splitlines()[0]}") from None
+        if built is not None:
+            built[key] = None
+    optimizer = optim.build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
+    optim.Schedule(optimizer, cfg, steps_per_epoch=1)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -167,6 +203,12 @@ class DeviceData:
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def head(self, n: int) -> DeviceData:
+        """The first n images, sharing this one's device tensors and normalisation."""
+        part = copy.copy(self)
+        part.x, part.y = self.x[:n], self.y[:n]
+        return part
 
     def batch(self, idx: torch.Tensor, aug: augment_lib.Augment | None = None,
               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -256,7 +298,8 @@ def evaluate(model: nn.Module, data: DeviceData, num_classes: int, batch_size: i
 class Tracker:
     """Best epoch so far, early-stopping and stuck counters: everything a resumed run must remember."""
 
-    best_val_acc: float = -1.0
+    best_val_acc: float = -1.0  # for the stuck rule: is accuracy still rising?
+    best_value: float = math.nan  # best_metric at best_epoch
     best_epoch: int = 0
     best_stop_metric: float = math.nan
     bad_epochs: int = 0
@@ -334,6 +377,8 @@ class Run:
         if self.device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.tracker = Tracker(**copy.deepcopy(state["tracker"]))
+        if math.isnan(self.tracker.best_value) and self.tracker.best_epoch:  # a state saved before best_metric
+            self.tracker.best_value = self.tracker.best_val_acc
         self.best_weights = _clone_state(state["best_model"])
         self.epoch = state["epoch"]
 
@@ -346,15 +391,9 @@ class Run:
         perm = torch.randperm(len(data), generator=self.generator, device=self.device)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        aug = None if self.aug.is_identity else self.aug
-        autocast = _autocast(self.device, self.precision)
         for step, start in enumerate(range(0, len(data), cfg.batch_size)):
             idx = perm[start:start + cfg.batch_size]
-            x, y = data.batch(idx, aug, self.generator)
-            with autocast:
-                out = self.step_model(x)
-                loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
-            self._backward_and_step(loss)
+            loss, out, y = self.train_step(idx)
             self.schedule.after_batch()
             loss_sum += loss.detach().float() * len(idx)
             correct += (out.detach().argmax(1) == y).sum()
@@ -362,6 +401,16 @@ class Run:
                 return math.nan, float(correct) / len(data), False
         mean_loss = float(loss_sum) / len(data)
         return mean_loss, float(correct) / len(data), math.isfinite(mean_loss)
+
+    def train_step(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimiser step on the training images `idx` (gathered, augmented, normalised on the device);
+        returns (loss, logits, labels)."""
+        x, y = self.train_data.batch(idx, None if self.aug.is_identity else self.aug, self.generator)
+        with _autocast(self.device, self.precision):
+            out = self.step_model(x)
+            loss = F.cross_entropy(out, y, label_smoothing=self.cfg.label_smoothing)
+        self._backward_and_step(loss)
+        return loss, out, y
 
     def _backward_and_step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -382,8 +431,9 @@ class Run:
         """Update best/early-stop/stuck bookkeeping; returns the run's status after this epoch."""
         cfg, t = self.cfg, self.tracker
         improved = record["val_acc"] > t.best_val_acc
-        if improved:
-            t.best_val_acc, t.best_epoch = record["val_acc"], record["epoch"]
+        t.best_val_acc = max(t.best_val_acc, record["val_acc"])
+        if select.is_better(record[cfg.best_metric], t.best_value, cfg.best_metric) or not t.best_epoch:
+            t.best_value, t.best_epoch = record[cfg.best_metric], record["epoch"]
             self.best_weights = _clone_state(self.model.state_dict())
         if not finite:
             return "diverged"
@@ -393,7 +443,7 @@ class Run:
         if cfg.stuck_epochs and t.stuck_epochs >= cfg.stuck_epochs:
             return "stuck"
         if cfg.early_stop_patience:
-            sign = 1 if cfg.early_stop_metric == "val_loss" else -1
+            sign = 1 if select.direction(cfg.early_stop_metric) == "min" else -1
             value = sign * record[cfg.early_stop_metric]
             if math.isnan(t.best_stop_metric) or value < t.best_stop_metric - cfg.early_stop_min_delta:
                 t.best_stop_metric, t.bad_epochs = value, 0

@@ -3,10 +3,17 @@
 It restores from Tune's checkpoint if the trial is being retried or resumed, trains on the
 data set the driver put into the object store once (tune.with_parameters), and reports
 every epoch with a checkpoint holding the full resumable state.
+
+A configuration that cannot run (a UserError: the sweep's checks before Ray start catch these, but a
+define-by-run space can still propose one they did not sample) is reported once with status
+`config_error` and its message, and the trial ends: retrying cannot fix it. Retries (max_failures) are
+for crashes and lost processes or nodes.
 """
 
 from __future__ import annotations
 
+import math
+import pickle
 import tempfile
 import time
 from pathlib import Path
@@ -19,18 +26,34 @@ from ray import tune
 from tuner import train
 from tuner.config import TrainConfig, trial_values
 from tuner.data import Dataset
+from tuner.errors import UserError
 
 STATE_FILE = "state.pt"
 REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params")
+CONFIG_ERROR = "config_error"
 
 
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
     with checkpoint.as_directory() as folder:
-        return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
+        return load_file(Path(folder) / STATE_FILE)
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """torch.load with weights_only=True: tensors, dicts, lists and numbers only. Checkpoints live in shared
+    storage (--results s3://...), and unpickling anything else would run whoever wrote it's code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UserError(f"{path} holds objects other than tensors, dicts and numbers; refusing to load it "
+                        f"(it was not written by tuner, or was tampered with): {str(exc).splitlines()[0]}") from None
 
 
 def run_trial(config: dict[str, Any], data: Dataset) -> None:
-    cfg = TrainConfig.from_dict(trial_values(config))
+    try:
+        cfg = TrainConfig.from_dict(trial_values(config))
+        train.validate(cfg)
+    except UserError as exc:
+        return _report_config_error(exc)
     if cfg.device == "auto" and not ray.get_gpu_ids():
         cfg = cfg.replace(device="cpu")  # no GPU reserved for this trial: never borrow one
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
@@ -44,4 +67,13 @@ def run_trial(config: dict[str, Any], data: Dataset) -> None:
             metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time()}  # wall clock, for timelines
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train.fit(cfg, data, on_epoch=report, resume=resume)
+    try:
+        train.fit(cfg, data, on_epoch=report, resume=resume)
+    except UserError as exc:  # raised while building the run (model, splits), before any epoch
+        _report_config_error(exc)
+
+
+def _report_config_error(exc: UserError) -> None:
+    """One result that ends the trial: the searcher and trial scheduler see no value (NaN)."""
+    tune.report({"epoch": 0, "status": CONFIG_ERROR, "error": str(exc), "val_acc": math.nan, "val_loss": math.nan,
+                 "reported_at": time.time()})

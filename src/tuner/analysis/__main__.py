@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare and f"config/{args.compare}" not in run.trials:
         searched = ", ".join(c.removeprefix("config/") for c in run.config_columns) or "none"
         raise UserError(f"--compare {args.compare!r} was not searched in this run; searched: {searched}")
-    print(ranking_table(run.trials, args.top))
+    print(ranking_table(run.trials, run.metric if run.metric in run.trials else "val_acc", args.top))
     for missing in run.missing:
         print(f"missing: {missing}")
     print("trials: " + ", ".join(f"{n} {s}" for s, n in tables.status_counts(run).items()))

@@ -1,4 +1,4 @@
-"""Read a run folder (DESIGN.md contract) into one RunData, also when the sweep is unfinished.
+"""Read a run folder (contract: docs/run-folder.md) into one RunData, also when the sweep is unfinished.
 
 A finished run has trials.csv, history.csv, best.json and run.json. A sweep that is still
 running or was killed has only spec.json, sweep.py and Ray's experiment folder: its trials
@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from tuner import select
 from tuner.config import trial_values
 from tuner.errors import UserError
-from tuner.results import FIT_STATUS, HISTORY_COLUMNS, NOT_CHOSEN, TRIAL_DIR_PREFIX, failure_count
+from tuner.results import FIT_STATUS, HISTORY_COLUMNS, TRIAL_DIR_PREFIX, failure_count
 
 
 @dataclass
@@ -44,7 +45,7 @@ class RunData:
 
     @property
     def mode(self) -> str:
-        return self.sweep.get("mode", "max")
+        return select.direction(self.metric) if self.metric in select.METRICS else self.sweep.get("mode", "max")
 
     @property
     def max_epochs(self) -> int:
@@ -56,7 +57,7 @@ class RunData:
 
     @property
     def usable(self) -> pd.DataFrame:
-        return self.trials[~self.trials["status"].isin(NOT_CHOSEN)]
+        return self.trials[~self.trials["status"].isin(select.UNUSABLE)]
 
     @property
     def finished(self) -> bool:
@@ -113,18 +114,20 @@ def _from_ray(run_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.Dat
     """Trials and history from Ray's per-trial result.json files (JSON lines, one per reported epoch)."""
     sweep = spec.get("sweep", {})
     fixed = spec.get("fixed_config", {})
-    metric, mode = sweep.get("metric", "val_acc"), sweep.get("mode", "max")
+    metric = sweep.get("metric", "val_acc")
     max_epochs = int(sweep.get("max_epochs", 0) or 0)
     rows, history = [], []
     for result_file in sorted(run_dir.glob(f"ray*/{TRIAL_DIR_PREFIX}*/result.json")):
         records = [json.loads(line) for line in result_file.read_text().splitlines() if line.strip()]
-        records = [r for r in records if "epoch" in r]
+        records = [r for r in records if r.get("epoch", 0) >= 1]
         if not records:
             continue
         trial_id = result_file.parent.name.removeprefix(TRIAL_DIR_PREFIX)
         config = trial_values(records[-1].get("config", {}))
-        frame = pd.DataFrame(records).drop_duplicates("epoch", keep="last")
-        best = frame.loc[frame[metric].idxmax() if mode == "max" else frame[metric].idxmin()]
+        frame = pd.DataFrame(records).drop_duplicates("epoch", keep="last").reset_index(drop=True)
+        best = select.best_epoch(frame, metric)
+        if best is None:
+            best = frame.iloc[-1]
         last = records[-1]
         status = FIT_STATUS.get(last.get("status"), "RUNNING" if last["epoch"] < max_epochs else "TERMINATED")
         row = {"trial_id": trial_id, "status": status, "epochs": len(frame)}
@@ -137,11 +140,7 @@ def _from_ray(run_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.Dat
         rows.append(row)
         history += [{"trial_id": trial_id, **{c: r.get(c) for c in HISTORY_COLUMNS[1:]}}
                     for r in frame.to_dict("records")]
-    trials = pd.DataFrame(rows)
-    if not trials.empty:
-        ascending = mode == "min"
-        trials = trials.sort_values(metric if metric in trials else "val_acc", ascending=ascending)
-        trials = trials.reset_index(drop=True)
+    trials = select.rank_trials(pd.DataFrame(rows), metric)
     return trials, pd.DataFrame(history, columns=HISTORY_COLUMNS)
 
 

@@ -141,21 +141,25 @@ def ranking_section(page: Page, top: int) -> None:
     page.heading(f"Ranking (top {top})")
     table = tables.ranking(run, top)
     metric = run.metric if run.metric in run.trials else "val_acc"
-    shown = table.drop(columns=["configuration", "trial_ids", "usable"])
+    shown = table.drop(columns=["configuration", "trial_ids", "usable", "competes"])
     mean, std = f"{metric} mean", f"{metric} std"
     shown[metric] = [_mean_std(m, s, n, metric) for m, s, n in zip(table[mean], table[std], table["seeds"])]
     shown = shown.drop(columns=[mean, std])
     shown.insert(0, "#", range(1, len(shown) + 1))
     page.table(shown)
     page.note(f"{metric} is each trial's best epoch on the validation split; configurations run under several "
-              "seeds show mean ± std and are ranked by the mean.")
+              "seeds show mean ± std (n seeds) and are ranked by the mean, and only those run on the most seeds "
+              "compete for the choice (a single lucky seed cannot beat a confirmed mean); ties go to the smaller "
+              "spread. 'trial' is the configuration's best seed, the one tested if it is chosen.")
     best = run.best
     if best:
         searched = ", ".join(f"{k}={_short(v)}" for k, v in best.get("searched", {}).items())
         seeds = best.get("seeds")
-        spread = f" (mean {pct(seeds['mean'])} ± {pct(seeds['std'])} over {seeds['n']} seeds)" if seeds else ""
+        show = pct if metric.endswith("acc") else "{:.4f}".format
+        spread = f" (mean {show(seeds['mean'])} ± {show(seeds['std'])} over {seeds['n']} seeds)" \
+            if seeds and seeds["n"] > 1 else " (one seed: no spread measured)"
         page.add(f'<div class="box"><b>Chosen:</b> trial {html.escape(best["trial_id"])}: {html.escape(searched)}'
-                 f"<br>validation {html.escape(pct(best['val_acc']))}{html.escape(spread)} at epoch "
+                 f"<br>validation {metric} {html.escape(show(best[metric]))}{html.escape(spread)} at epoch "
                  f"{best['best_epoch']} · <b>test accuracy {html.escape(pct(best['test_acc']))}</b>, test loss "
                  f"{best['test_loss']:.4f} (the test set was evaluated once, for this configuration only)</div>")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.analysis.load import RunData
-from tuner.results import one_per_seed
+from tuner import select
 
 STATUS_ORDER = ["TERMINATED", "STOPPED_EARLY", "DIVERGED", "STUCK", "ERROR", "RUNNING"]
 
@@ -57,26 +57,14 @@ def group_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def ranking(run: RunData, top: int = 10) -> pd.DataFrame:
-    """Configurations best first; several seeds of one configuration are one row with mean ± std."""
+    """Configurations in the order tuner.select ranks them (the chosen one first); several seeds of one
+    configuration are one row with mean ± std."""
     metric = run.metric if run.metric in run.trials else "val_acc"
-    config_cols = [c for c in run.config_columns if c != "config/seed"]
-    trials = run.trials.assign(_key=group_key(run.trials, config_cols))
-    rows = []
-    for key, group in trials.groupby("_key", sort=False):
-        distinct = one_per_seed(group, "_key")
-        usable = distinct[~distinct["status"].isin(["ERROR", "DIVERGED", "STUCK"])]
-        values = usable[metric].dropna()
-        best = group.sort_values(metric, ascending=run.mode == "min").iloc[0]
-        rows.append({"configuration": key, **{c.removeprefix("config/"): best[c] for c in config_cols},
-                     "seeds": len(distinct), f"{metric} mean": values.mean() if len(values) else math.nan,
-                     f"{metric} std": values.std(ddof=1) if len(values) > 1 else math.nan,
-                     "best epoch": int(best["best_epoch"]), "epochs": int(group["epochs"].max()),
-                     "status": ", ".join(sorted(set(group["status"]))), "trial_ids": list(group["trial_id"]),
-                     "usable": len(usable) > 0})
-    table = pd.DataFrame(rows)
-    table = table.sort_values(["usable", f"{metric} mean"], ascending=[False, run.mode == "min"],
-                              na_position="last").reset_index(drop=True)
-    return table.head(top)
+    table = select.ranking(run.trials, metric)
+    if table.empty:
+        return table
+    table = table.rename(columns={c: c.removeprefix("config/") for c in select.config_columns(run.trials)})
+    return table.head(top).reset_index(drop=True)
 
 
 def best_per_level(run: RunData, parameter: str) -> pd.DataFrame:

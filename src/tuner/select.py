@@ -1,0 +1,248 @@
+"""Choosing a configuration: the one place that ranks trials and configurations.
+
+The engine (which configurations the confirm phase re-runs, which one is tested), the terminal table,
+best.json, the analysis report and `tuner.replay` (what tuner would choose at any moment of a replayed
+sweep) all call this module. Its rules, also in docs/run-folder.md:
+
+1. A trial's score is the value of the sweep's metric at its best epoch on the validation split; whether
+   higher or lower is better comes from METRICS alone. The weights saved and tested are that epoch's.
+2. Trials that ended ERROR, DIVERGED or STUCK never compete.
+3. A configuration is a trial's searched values without the seed. Its score is the mean over its distinct
+   seeds (one trial per configuration and seed: a search that proposes a point twice has not run a second seed).
+4. Only the configurations run on the most seeds compete: after a confirm phase that is every seed of the
+   sweep, so a lucky single draw cannot beat a confirmed mean.
+5. Ties in the mean go to the smaller spread (standard deviation over seeds), then to the earlier trial.
+6. Of the chosen configuration, the trial of its best seed is the one whose checkpoint is tested.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min", "num_params": "min"}
+SELECTION_METRICS = ("val_acc", "val_loss")  # a sweep selects on the validation split, never on training or test
+OBJECTIVE_METRICS = (*SELECTION_METRICS, "num_params")  # a multi-objective sweep may also weigh the model's size
+UNUSABLE = frozenset({"ERROR", "DIVERGED", "STUCK"})
+CONFIG_PREFIX = "config/"
+
+
+def direction(metric: str) -> str:
+    """'max' or 'min': the one table every ranking, trial scheduler and search reads."""
+    return METRICS[metric]
+
+
+def is_better(value: float, than: float, metric: str) -> bool:
+    if math.isnan(value):
+        return False
+    if math.isnan(than):
+        return True
+    return value > than if direction(metric) == "max" else value < than
+
+
+def sort_key(value: float, metric: str) -> float:
+    """Ascending sort key: best first, NaN last."""
+    if value is None or math.isnan(value):
+        return math.inf
+    return -value if direction(metric) == "max" else value
+
+
+def check_metric(metric: str, mode: str | None, allowed: Iterable[str] = SELECTION_METRICS) -> str:
+    """The mode for `metric`; raises ValueError with a user-facing message if either is wrong."""
+    allowed = tuple(allowed)
+    if metric not in allowed:
+        hint = " (tuner selects on the validation split, never on training or test data)" \
+            if metric in METRICS else ""
+        raise ValueError(f"metric {metric!r} is not one of {', '.join(allowed)}{hint}")
+    if mode is not None and mode != direction(metric):
+        raise ValueError(f"mode {mode!r} contradicts metric {metric!r}, which is {direction(metric)}imised; "
+                         f"leave mode out")
+    return direction(metric)
+
+
+# ---------------------------------------------------------------- one trial
+
+
+def best_epoch(epochs: pd.DataFrame, metric: str) -> pd.Series | None:
+    """The epoch row with the best value of `metric` (the first such epoch); None if none has a value."""
+    if not len(epochs) or metric not in epochs or epochs[metric].isna().all():
+        return None
+    values = epochs[metric]
+    return epochs.loc[values.idxmax() if direction(metric) == "max" else values.idxmin()]
+
+
+def rank_trials(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Trials best first by their best epoch's metric; unusable trials (and trials without a value) last."""
+    if trials.empty:
+        return trials
+    keys = [(status in UNUSABLE, sort_key(_number(value), metric), position)
+            for position, (status, value) in enumerate(zip(trials["status"], trials[metric]))]
+    order = sorted(range(len(trials)), key=keys.__getitem__)
+    return trials.iloc[order].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- configurations
+
+
+@dataclass
+class TrialScore:
+    """What the rules need of one trial."""
+
+    trial_id: str
+    configuration: str  # the searched values without the seed, as one string
+    seed: Any
+    status: str
+    value: float  # the metric at the trial's best epoch (NaN if none)
+
+
+@dataclass
+class ConfigScore:
+    configuration: str
+    mean: float
+    std: float  # 0 for a single seed
+    n: int  # distinct seeds with a usable trial
+    trial_ids: list[str]  # one per distinct seed, best first
+    competes: bool = False  # run on the most seeds (rule 4)
+    all_trial_ids: list[str] = field(default_factory=list)
+
+    @property
+    def best_trial_id(self) -> str:
+        return self.trial_ids[0]
+
+
+def score_configurations(scores: Iterable[TrialScore], metric: str) -> list[ConfigScore]:
+    """Usable configurations, best first by rules 2-5 (those that compete come first)."""
+    seen: dict[str, dict[Any, TrialScore]] = {}
+    everyone: dict[str, list[str]] = {}
+    for score in scores:
+        everyone.setdefault(score.configuration, []).append(score.trial_id)
+        if score.status in UNUSABLE or score.value is None or math.isnan(score.value):
+            continue
+        seen.setdefault(score.configuration, {}).setdefault(score.seed, score)  # one trial per seed (rule 3)
+    configs = []
+    for configuration, by_seed in seen.items():
+        members = sorted(by_seed.values(), key=lambda s: sort_key(s.value, metric))
+        values = [s.value for s in members]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        configs.append(ConfigScore(configuration, mean, std, len(values), [s.trial_id for s in members],
+                                   all_trial_ids=everyone[configuration]))
+    most = max((c.n for c in configs), default=0)
+    for config in configs:
+        config.competes = config.n == most
+    order = {c: i for i, c in enumerate(everyone)}
+    configs.sort(key=lambda c: (not c.competes, sort_key(c.mean, metric), c.std, order[c.configuration]))
+    return configs
+
+
+def choose_configuration(scores: Iterable[TrialScore], metric: str) -> ConfigScore | None:
+    ranked = score_configurations(scores, metric)
+    return ranked[0] if ranked else None
+
+
+def configuration_key(row: pd.Series | dict[str, Any], columns: list[str]) -> str:
+    return " | ".join(f"{c.removeprefix(CONFIG_PREFIX)}={_text(row[c])}" for c in columns) or "all"
+
+
+def config_columns(trials: pd.DataFrame) -> list[str]:
+    """The searched values that identify a configuration: every config/ column but the seed."""
+    return [c for c in trials.columns if c.startswith(CONFIG_PREFIX) and c != f"{CONFIG_PREFIX}seed"]
+
+
+def trial_scores(trials: pd.DataFrame, metric: str) -> list[TrialScore]:
+    columns = config_columns(trials)
+    seeds = trials["seed"] if "seed" in trials else [0] * len(trials)
+    return [TrialScore(str(row["trial_id"]), configuration_key(row, columns), seed, row["status"],
+                       _number(row[metric]))
+            for (_, row), seed in zip(trials.iterrows(), seeds)]
+
+
+def configurations(trials: pd.DataFrame, metric: str) -> list[ConfigScore]:
+    """Every usable configuration of a trials table (trials.csv's columns), best first."""
+    if trials.empty:
+        return []
+    return score_configurations(trial_scores(trials, metric), metric)
+
+
+@dataclass
+class Choice:
+    trial: pd.Series  # the tested trial: the chosen configuration's best seed
+    config: ConfigScore
+    metric: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.config.n, "mean": self.config.mean, "std": self.config.std,
+                "trial_ids": self.config.trial_ids,
+                "rule": f"the configuration with the best mean {self.metric} over its seeds, among those run on the "
+                        f"most seeds ({self.config.n}); ties to the smaller spread; its best seed's checkpoint is "
+                        "tested"}
+
+
+def choose(trials: pd.DataFrame, metric: str) -> Choice | None:
+    """The configuration tuner chooses from a trials table, or None when no trial is usable."""
+    best = next(iter(configurations(trials, metric)), None)
+    if best is None:
+        return None
+    row = trials[trials["trial_id"].astype(str) == best.best_trial_id].iloc[0]
+    return Choice(row, best, metric)
+
+
+def top_configurations(trials: pd.DataFrame, metric: str, count: int) -> list[ConfigScore]:
+    """The `count` best usable configurations (for the confirm phase)."""
+    return configurations(trials, metric)[:count]
+
+
+def ranking(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per configuration in the order the rules rank them (the chosen one first), configurations without a
+    usable trial last: its searched values (config/ columns), seeds run, mean and std of the metric over the seeds
+    with a usable trial, the tested trial
+    (its best seed), that trial's best epoch, its longest run, the statuses of its trials, whether it competes."""
+    if trials.empty:
+        return pd.DataFrame()
+    columns = config_columns(trials)
+    scores = trial_scores(trials, metric)
+    rows_by_id = {str(tid): row for tid, (_, row) in zip(trials["trial_id"], trials.iterrows())}
+    members: dict[str, list[pd.Series]] = {}
+    for score in scores:
+        members.setdefault(score.configuration, []).append(rows_by_id[score.trial_id])
+    ranked = score_configurations(scores, metric)
+    out = []
+    for config in ranked:
+        out.append(_ranking_row(config.configuration, members[config.configuration], columns, metric,
+                                rows_by_id[config.best_trial_id], config))
+    scored = {c.configuration for c in ranked}
+    for key, rows in members.items():
+        if key not in scored:
+            out.append(_ranking_row(key, rows, columns, metric, rows[0], None))
+    return pd.DataFrame(out)
+
+
+def _ranking_row(key: str, rows: list[pd.Series], columns: list[str], metric: str, best: pd.Series,
+                 config: ConfigScore | None) -> dict[str, Any]:
+    return {"configuration": key, **{c: best[c] for c in columns},
+            "seeds": len({str(r.get("seed", 0)) for r in rows}),
+            f"{metric} mean": config.mean if config else math.nan,
+            f"{metric} std": config.std if config and config.n > 1 else math.nan,
+            "trial": best["trial_id"], "best epoch": int(best.get("best_epoch", 0) or 0),
+            "epochs": int(max(r["epochs"] for r in rows)),
+            "status": ", ".join(sorted({str(r["status"]) for r in rows})),
+            "trial_ids": [r["trial_id"] for r in rows], "competes": bool(config and config.competes),
+            "usable": config is not None}
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.6g}"
+    return str(value)

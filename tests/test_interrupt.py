@@ -1,0 +1,75 @@
+"""Interrupted is a state: Ctrl-C (SIGINT) or SIGTERM during a real ASHA sweep writes what finished, marks the
+unfinished trials INTERRUPTED, chooses and tests nothing; --resume finishes the sweep and reads the test set
+exactly once, and resuming a finished sweep does not read it again."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sweep_helpers import sweep_command, trial_results, write_sweep
+from test_fault_tolerance import Watch
+
+ASHA_SWEEP = """
+    sweep = Sweep(data="synthetic", fixed={"hidden": (256, 256), "batch_size": 10, "scheduler": "none"},
+                  space={"lr": tune.loguniform(1e-4, 1e-2)}, search="random", trial_scheduler="asha",
+                  grace_period=1, reduction_factor=2, num_samples=6, max_epochs=4, seeds=[0, 1], confirm_top=1)
+"""
+
+
+def evaluations(run_dir) -> list[dict]:
+    log = run_dir / "test_evaluations.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_sweep_interrupts_and_resume_tests_once(tmp_path, sig):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(sweep_command(write_sweep(tmp_path, ASHA_SWEEP), out), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def two_trials_midway(found) -> bool:
+        return sum(1 for records in found.values() if 1 <= records[-1]["epoch"] < 4) >= 2
+
+    Watch(out).until(two_trials_midway, 240, "two trials midway", proc)
+    proc.send_signal(sig)
+    printed = proc.communicate(timeout=240)[0]
+    assert proc.returncode == 130, printed[-3000:]
+    assert f"interrupted ({sig.name})" in printed and f"--resume {out}" in printed
+    run_info = json.loads((out / "run.json").read_text())
+    assert run_info["ended_by"] == "interrupted" and run_info["phases"] == ["search"]
+    trials = pd.read_csv(out / "trials.csv")
+    assert (trials["status"] == "INTERRUPTED").sum() >= 1  # ASHA may have stopped one before the signal landed
+    interrupted = trials[trials["status"] == "INTERRUPTED"]
+    assert (interrupted["epochs"] < 4).all()
+    assert not (out / "best.json").exists() and evaluations(out) == []  # the test set was not read
+    before = trial_results(out)
+
+    resumed = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(out), "--no-report",
+                              "--no-dashboard"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    run_info = json.loads((out / "run.json").read_text())
+    assert run_info["ended_by"] == "completed" and run_info["phases"] == ["search", "confirm"]
+    trials = pd.read_csv(out / "trials.csv")
+    assert "INTERRUPTED" not in set(trials["status"]) and set(trials["phase"]) == {"search", "confirm"}
+    after = trial_results(out)
+    for trial_id in interrupted["trial_id"]:  # continued from their last checkpoint, not from epoch 1
+        epochs = [r["epoch"] for r in after[trial_id]]
+        last_before = before[trial_id][-1]["epoch"]
+        assert epochs[:len(before[trial_id])] == [r["epoch"] for r in before[trial_id]]
+        # the epoch reported as Tune stopped may not have had its checkpoint registered yet: at most it is redone
+        assert epochs[len(before[trial_id])] in (last_before, last_before + 1), epochs
+    history = pd.read_csv(out / "history.csv")
+    assert not history.duplicated(["trial_id", "epoch"]).any()
+    logged = evaluations(out)
+    best = json.loads((out / "best.json").read_text())
+    assert len(logged) == 1 and best["evaluation"] == 1 and logged[0]["trial_id"] == best["trial_id"]
+
+    again = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(out), "--no-report",
+                            "--no-dashboard"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(evaluations(out)) == 1  # the same choice keeps its one evaluation
+    assert json.loads((out / "best.json").read_text())["test_acc"] == best["test_acc"]
