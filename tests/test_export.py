@@ -92,9 +92,8 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert {s["name"]: s["value"] for s in body["objective"]["metricStrategies"]}["val_loss"] == "min"
     assert body["algorithm"]["algorithmName"] == "multivariate-tpe"  # sweep.search == "optuna"
     assert {"name": "random_state", "value": "0"} in body["algorithm"]["algorithmSettings"]
-    assert body["earlyStopping"] == {"algorithmName": "medianstop", "algorithmSettings": [
-        {"name": "min_trials_required", "value": "3"}, {"name": "start_step", "value": str(sweep.grace_period)}]}
-    assert "approximated" in meta["annotations"]["tuner/notes"]  # ASHA -> median stop is said
+    assert sweep.trial_scheduler == "none" and "earlyStopping" not in body  # every trial trains to the end
+    assert "start points are left out" in meta["annotations"]["tuner/notes"]
     assert body["maxTrialCount"] == sweep.num_samples
     assert 1 <= body["parallelTrialCount"] <= body["maxTrialCount"]
     assert 0 <= body["maxFailedTrialCount"] <= body["maxTrialCount"]
@@ -181,7 +180,7 @@ def test_tiny_sweep_round_trips_every_domain_kind(tmp_path):
     assert params["batch_norm"]["feasibleSpace"]["list"] == ["false", "true"]
     assert params["dropout2d"]["feasibleSpace"]["list"] == ["none", "0.1"]
     assert experiment["spec"]["algorithm"]["algorithmName"] == "random"
-    assert "earlyStopping" in experiment["spec"]  # asha by default
+    assert "earlyStopping" not in experiment["spec"]  # no early stopping by default
 
     fixed, space = export.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
     assert fixed == expected_fixed(sweep)
@@ -241,6 +240,14 @@ def test_overrides_and_options(capsys):
     assert container["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
     assert body["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["volumes"][0][
         "persistentVolumeClaim"] == {"claimName": "tuner-data"}
+
+
+def test_asha_becomes_katibs_median_stop_and_says_so(capsys):
+    path = ROOT / "sweeps" / "cifar_cnn.py"
+    experiment = export_yaml(capsys, path, "--set", "trial_scheduler=asha", "--set", "grace_period=3")
+    assert experiment["spec"]["earlyStopping"] == {"algorithmName": "medianstop", "algorithmSettings": [
+        {"name": "min_trials_required", "value": "3"}, {"name": "start_step", "value": "3"}]}
+    assert "approximated" in experiment["metadata"]["annotations"]["tuner/notes"]
 
 
 def test_multi_objective_keeps_the_first(tmp_path):

@@ -133,11 +133,11 @@ def test_every_trial_scheduler_entry_replays(tmp_path, scheduler):
         assert any(t["status"] == "STOPPED_EARLY" for t in result.trials), scheduler
 
 
-@pytest.mark.parametrize("strategy", ["tuner-default", "ray-default", "random-asha", "tpe-hyperband"])
+@pytest.mark.parametrize("strategy", ["tuner-asha", "ray-default", "random-asha", "tpe-hyperband"])
 def test_the_virtual_controller_decides_as_ray_tunes_own(tmp_path, strategy):
     """The same strategy through Ray Tune's real Tuner, one trial at a time: the same configurations, in the same
     order, each stopped (or paused and resumed, under HyperBand) after the same number of epochs."""
-    fields = replay.STRATEGIES.get(strategy) or {**replay.STRATEGIES["tuner-default"], "trial_scheduler": "hyperband"}
+    fields = replay.STRATEGIES.get(strategy) or {**replay.STRATEGIES["tuner-asha"], "trial_scheduler": "hyperband"}
     table = tables.load(write_table(tmp_path / "t", lrs=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0], seeds=(0,)))
     virtual = replay.replay_one(table, strategy, fields, seed=3, workers=1)
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
@@ -148,6 +148,23 @@ def test_the_virtual_controller_decides_as_ray_tunes_own(tmp_path, strategy):
     as_run = lambda r: [(t["point"], t["epochs"], t["status"]) for t in r.trials]  # noqa: E731
     assert as_run(virtual) == as_run(real)
     assert len({t["epochs"] for t in real.trials}) > 1  # the trial scheduler stopped some trials early
+
+
+def test_a_warm_started_strategy_tells_its_study_the_earlier_trials_and_does_not_count_them(tiny):
+    import optuna
+
+    sweep = replay.strategy_sweep(tiny, replay.STRATEGIES["tuner-default"], 0)
+    study = optuna.load_study(study_name=search.study_name(sweep), storage=replay.warm_study(tiny, sweep, 3, seed=0))
+    assert len(study.trials) == 3 and {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
+    for trial in study.trials:
+        point = tiny.lookup(trial.params)
+        curve = point.curves[min(point.curves)]
+        assert trial.value == pytest.approx(curve.best("val_acc"))
+        assert trial.intermediate_values == pytest.approx({e + 1: r["val_acc"] for e, r in enumerate(curve.epochs)})
+    fields = {**replay.STRATEGIES["tuner-default"], "warm_start": 3}
+    result = replay.replay_one(tiny, "warm", fields, seed=0, workers=2)
+    assert result.trial_epochs == sum(t["epochs"] for t in result.trials)  # this sweep's own trials only
+    assert replay.parse_define("w:base=tuner-default,warm_start=3")[1]["warm_start"] == 3
 
 
 def run_replay_cli(*argv):

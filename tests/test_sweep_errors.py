@@ -111,6 +111,7 @@ def test_bad_command_lines(tmp_path, capsys, monkeypatch):
     assert "--set seeds expects integers" in fails(capsys, str(good), "--set", "seeds=abc")
     assert "tuner selects on the validation split" in fails(capsys, str(good), "--set", "metric=train_loss")
     assert "contradicts" in fails(capsys, str(good), "--set", "metric=val_loss", "--set", "mode=max")
+    assert "--no-plan applies to a time budget" in fails(capsys, str(good), "--no-plan")
     assert "not a tuner run folder" in fails(capsys, "--resume", str(tmp_path))
     assert "either a sweep file or --resume" in fails(capsys, str(good), "--resume", str(tmp_path))
 

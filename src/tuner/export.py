@@ -121,6 +121,9 @@ def to_katib(sweep: spec.Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = 
                          f"objective and the others are only collected (additionalMetricNames)")
     if sweep.time_budget_s:
         notes.append(f"time_budget_s={sweep.time_budget_s:g} has no Katib counterpart and is left out")
+    if sweep.start:
+        notes.append(f"start: Katib has no points to evaluate first; the sweep file's {len(sweep.start)} start "
+                     "points are left out (its search draws from the space alone)")
 
     experiment: dict[str, Any] = {
         "apiVersion": KATIB_API_VERSION,

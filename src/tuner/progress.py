@@ -15,8 +15,10 @@ class ProgressLine(Callback):
     """Prints `[elapsed] running / done (stopped, errors) / total · best metric` on new bests, trial ends,
     and at most every `every_s` seconds otherwise."""
 
-    def __init__(self, metric: str, mode: str, total: int | None, max_epochs: int, every_s: float = 10.0):
+    def __init__(self, metric: str, mode: str, total: int | None, max_epochs: int, every_s: float = 10.0,
+                 expected_epochs: float | None = None):
         self.metric, self.mode, self.total, self.max_epochs, self.every_s = metric, mode, total, max_epochs, every_s
+        self.expected_epochs = expected_epochs  # trial-epochs the phase should take (tuner.plan), for the ETA
         self.setup()
 
     def setup(self, *args: Any, **kwargs: Any) -> None:
@@ -26,6 +28,7 @@ class ProgressLine(Callback):
         self.best: tuple[float, str, int] | None = None
         self.last_status: dict[str, str] = {}
         self.epochs_done = 0
+        self.first_result: float | None = None
 
     def _better(self, value: float) -> bool:
         if self.best is None:
@@ -34,6 +37,8 @@ class ProgressLine(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self.epochs_done += 1
+        if self.first_result is None:
+            self.first_result = time.monotonic()
         self.last_status[trial.trial_id] = result.get("status", "running")
         value = result.get(self.metric)
         new_best = value is not None and value == value and self._better(value)
@@ -67,8 +72,16 @@ class ProgressLine(Callback):
             shown = f"{value:.2%}" if self.metric.endswith("acc") else f"{value:.4f}"
             best = f"best {self.metric} {shown} (trial {trial_id}, epoch {epoch})"
         line = (f"[{_clock(time.monotonic() - self.started)}] {running} running · {finished}/{total} done "
-                f"({stopped} stopped early, {errors} error) · {self.epochs_done} trial-epochs · {best}")
+                f"({stopped} stopped early, {errors} error) · {self.epochs_done} trial-epochs · {best}{self._eta()}")
         print(line + (f" · {event}" if event else ""), file=sys.stdout, flush=True)
+
+    def _eta(self) -> str:
+        """Time left at the rate trial-epochs have come in so far (the first epochs of the first trials set it)."""
+        if not self.expected_epochs or self.first_result is None or self.epochs_done < 2:
+            return ""
+        rate = (self.epochs_done - 1) / max(time.monotonic() - self.first_result, 1e-6)
+        left = max(self.expected_epochs - self.epochs_done, 0) / rate
+        return f" · ETA {_clock(left)}"
 
     def _stopped_early(self, trial: Any) -> bool:
         if self.last_status.get(trial.trial_id) in STOPPED_LABELS:

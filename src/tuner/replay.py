@@ -38,12 +38,13 @@ from typing import Any
 
 import numpy as np
 
-from tuner import engine, results, select, spec, tables
+from tuner import engine, results, select, spec, tables, warm
 from tuner import search as search_lib
 from tuner.config import expand_paired
 from tuner.errors import UserError, run_cli
 
 TARGET_GAP = 0.001  # "within 0.1 point": of the table's best mean validation accuracy
+WARM_SEED_OFFSET = 10_007  # the earlier run a warm-started strategy is given draws with seeds no search uses
 BASE: dict[str, Any] = {"num_samples": "points", "seeds": "one"}  # the table's configuration count; one seed
 STRATEGIES: dict[str, dict[str, Any]] = {
     "grid": {"search": "grid", "trial_scheduler": "none", "seeds": "all"},  # the table itself
@@ -51,7 +52,10 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "random-asha": {**BASE, "search": "random", "trial_scheduler": "asha"},
     "ray-default": {**BASE, "search": "ray-optuna", "trial_scheduler": "ray-asha"},
     "optuna-default": {**BASE, "search": "optuna-tpe", "trial_scheduler": "optuna-median"},
-    "tuner-default": {**BASE, "search": "optuna", "trial_scheduler": "asha"},
+    "tuner-asha": {**BASE, "search": "optuna", "trial_scheduler": "asha", "seeds": "all"},  # tuner's TPE + ASHA
+    # What a sweep file gets by default (docs/search.md): tuner's TPE, no early stopping, a confirm phase on the
+    # table's other seeds.
+    "tuner-default": {**BASE, "search": "optuna", "trial_scheduler": "none", "seeds": "all"},
 }
 DEFAULT_STRATEGIES = tuple(STRATEGIES)
 
@@ -277,7 +281,7 @@ def _replay_trainable(config: dict[str, Any]) -> None:
 
 def strategy_sweep(table: tables.Table, fields: dict[str, Any], seed: int) -> spec.Sweep:
     """The Sweep a strategy stands for, on this table, for search seed `seed`."""
-    fields = dict(fields)
+    fields = {k: v for k, v in fields.items() if k != "warm_start"}  # not a Sweep field: replay_one tells it
     seeds = table.seeds[seed % len(table.seeds):] + table.seeds[:seed % len(table.seeds)]
     which = fields.pop("seeds", "one")
     samples = fields.pop("num_samples", "points")
@@ -298,13 +302,15 @@ def strategy_sweep(table: tables.Table, fields: dict[str, Any], seed: int) -> sp
     return sweep
 
 
-def _search_objects(sweep: spec.Sweep, param_space: dict[str, Any], storage: str) -> tuple[Any, Any, int]:
-    """The search algorithm and trial scheduler as tune.run prepares them, and Tune's max pending trials."""
+def _search_objects(sweep: spec.Sweep, param_space: dict[str, Any], storage: str,
+                    study: Any = None) -> tuple[Any, Any, int]:
+    """The search algorithm and trial scheduler as tune.run prepares them, and Tune's max pending trials; an Optuna
+    search keeps its study in `study` (an Optuna storage) if given."""
     from ray.tune import Experiment
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGenerator, Searcher
 
     metric, mode = search_lib.objectives(sweep)
-    search_alg = search_lib.search_algorithm(sweep)
+    search_alg = search_lib.search_algorithm(sweep, study)
     if isinstance(search_alg, Searcher) and sweep.max_concurrent:
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=sweep.max_concurrent)
     max_pending = 200 if isinstance(search_alg, BasicVariantGenerator) else \
@@ -325,6 +331,8 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
     from ray import tune
 
     search_lib._quiet_optuna()
+    fields = dict(fields)
+    warm_count = int(fields.pop("warm_start", 0))
     sweep = strategy_sweep(table, fields, seed)
     out = Replay(name, seed)
     incumbent = Incumbent(table)
@@ -361,7 +369,8 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
             incumbent.set_status(trial.trial_id, ended[trial.trial_id]["status"])
 
     with tempfile.TemporaryDirectory() as storage:
-        search_alg, scheduler, max_pending = _search_objects(sweep, engine.param_space(sweep), storage)
+        study = warm_study(table, sweep, warm_count, seed) if warm_count else None
+        search_alg, scheduler, max_pending = _search_objects(sweep, engine.param_space(sweep), storage, study)
         controller = VirtualController(search_alg, scheduler, workers, max_pending, resolve, on_result, on_end)
         clock = controller.run()
         configs = _top_configs(incumbent, ended, sweep)
@@ -377,6 +386,29 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
     out.final = incumbent.point()
     out.final_key = table.point_key(out.final.values) if out.final is not None else None
     return out
+
+
+def warm_study(table: tables.Table, sweep: spec.Sweep, count: int, seed: int) -> Any:
+    """An in-memory Optuna storage told, as `--warm-start` tells a sweep's study (tuner.warm), an earlier run: `count`
+    configurations of the table drawn at random (with a seed no search seed uses), each trained to its end on the
+    table's first seed. Their trial-epochs were spent before this sweep and are not counted in its cost."""
+    import numpy as np
+    import optuna
+
+    rng = np.random.default_rng(WARM_SEED_OFFSET + seed)
+    keys = list(table.points)
+    chosen = [table.points[keys[i]] for i in rng.choice(len(keys), size=min(count, len(keys)), replace=False)]
+    evaluated = []
+    for point in chosen:
+        curve = point.curves[min(point.curves)]
+        values = {e["epoch"] if "epoch" in e else i + 1: e[table.metric] for i, e in enumerate(curve.epochs)
+                  if not math.isnan(e[table.metric])}
+        params, distributions = warm.fitted_params(sweep, {**sweep.fixed_config(), **point.values})
+        evaluated.append(warm.Evaluated(f"{table.name} {curve.trial_id}", params, distributions, "COMPLETE",
+                                        curve.best(table.metric), {int(k): float(v) for k, v in values.items()}))
+    storage = optuna.storages.InMemoryStorage()
+    warm.give(sweep, storage, warm.WarmStart(taken=evaluated), say=None)
+    return storage
 
 
 def replay_with_tune(table: tables.Table, name: str, fields: dict[str, Any], seed: int, workers: int,
@@ -630,7 +662,8 @@ def _step_values(replay: Replay, xs: np.ndarray) -> np.ndarray:
 
 
 def parse_define(text: str) -> tuple[str, dict[str, Any]]:
-    """`NAME:key=value,key=value` (base=STRATEGY starts from a built-in; search_options.KEY=VALUE sets one)."""
+    """`NAME:key=value,key=value` (base=STRATEGY starts from a built-in; search_options.KEY=VALUE sets one;
+    warm_start=N gives the search an earlier run of N table configurations first, as --warm-start would)."""
     name, sep, body = text.partition(":")
     if not sep or not name.strip():
         raise UserError(f"--define expects NAME:key=value,..., got {text!r}")
@@ -648,6 +681,8 @@ def parse_define(text: str) -> tuple[str, dict[str, Any]]:
             fields.setdefault("search_options", {})[key.removeprefix("search_options.")] = _literal(value)
         elif key in ("seeds", "num_samples") and value in ("one", "all", "points"):
             fields[key] = value
+        elif key == "warm_start":  # an earlier run of that many table configurations, told first (tuner.warm)
+            fields[key] = int(_literal(value))
         elif key in hints and key not in ("space", "fixed", "objectives"):
             fields[key] = spec._coerce_sweep_field(key, value, hints[key])
         else:

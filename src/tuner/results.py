@@ -31,6 +31,7 @@ UNFINISHED = {"interrupted": "INTERRUPTED", "time_budget": "STOPPED_BY_BUDGET"} 
 STATUSES = ("TERMINATED", "STOPPED_EARLY", "STOPPED_BY_BUDGET", "INTERRUPTED", "DIVERGED", "STUCK", "ERROR")
 TRIAL_DIR_PREFIX = "trial_"
 TEST_LOG = "test_evaluations.jsonl"
+ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -85,20 +86,23 @@ def collect(grids: list[tuple[str, Any]], sweep: Sweep, ended_by: str = "complet
     keys = searched_keys(sweep, list(configs.values()))
     cut_off = UNFINISHED.get(ended_by)
     trials, history = [], []
-    for trial_id, (phase, result) in sorted(phases.items()):
+    for trial_id, (label, result) in sorted(phases.items()):
+        phase, _, round_number = label.partition(ROUND_MARK)
         frame = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
         epochs = frame[frame["epoch"] >= 1].drop_duplicates("epoch", keep="last") if "epoch" in frame \
             else pd.DataFrame()
-        watch = (ends or {}).get(phase)
+        watch = (ends or {}).get(label)
         unfinished = cut_off if watch is not None and watch.unfinished(trial_id) else None
         row = {"trial_id": trial_id, "status": trial_status(result, sweep.max_epochs, unfinished),
                "epochs": len(epochs)}
         row.update({f"config/{k}": format_value(configs[trial_id].get(k)) for k in keys})
         row.update(_best_epoch(epochs, sweep.metric))
+        row["schedule_epochs"] = configs[trial_id].get("epochs", sweep.max_epochs)  # the lr schedule's length
         row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
         row["seed"] = configs[trial_id].get("seed", 0)
         row["num_params"] = int(epochs["num_params"].iloc[-1]) if len(epochs) else None
         row["phase"] = phase
+        row["round"] = int(round_number or 1)
         row["error"] = _error_text(result)
         row["failures"] = failures(result)
         trials.append(row)
@@ -108,12 +112,19 @@ def collect(grids: list[tuple[str, Any]], sweep: Sweep, ended_by: str = "complet
     return pd.DataFrame(trials), pd.DataFrame(history, columns=HISTORY_COLUMNS), results
 
 
-def top_configs(grid: Any, sweep: Sweep, count: int) -> list[dict[str, Any]]:
-    """Full configurations (seed left out) of the best `count` usable configurations of a search, by the
-    selection rules (tuner.select)."""
-    trials, _, by_id = collect([("search", grid)], sweep)
-    best = select.top_configurations(trials, sweep.metric, count)
-    return [{k: v for k, v in trial_values(by_id[c.best_trial_id].config).items() if k != "seed"} for c in best]
+def confirm_pairs(grids: list[tuple[str, Any]], sweep: Sweep, count: int) -> list[dict[str, Any]]:
+    """What a confirm phase runs: the best `count` configurations of the search phases (tuner.select, on the search
+    seed), each with the seeds it has not run on yet, as full configurations with their seed."""
+    trials, _, by_id = collect(grids, sweep)
+    searched = trials[trials["phase"] == "search"] if len(trials) else trials
+    everything = {c.configuration: c for c in select.configurations(trials, sweep.metric)}
+    pairs = []
+    for best in select.top_configurations(searched, sweep.metric, count):
+        config = {k: v for k, v in trial_values(by_id[best.best_trial_id].config).items() if k != "seed"}
+        members = everything[best.configuration].all_trial_ids
+        ran = {int(s) for s in trials.loc[trials["trial_id"].isin(members), "seed"]}
+        pairs += [{**config, "seed": seed} for seed in sweep.seeds if seed not in ran]
+    return pairs
 
 
 def _error_text(result: Any) -> str:

@@ -18,7 +18,7 @@ from tuner import select
 if TYPE_CHECKING:
     from tuner.spec import Sweep
 
-SearchFactory = Callable[["Sweep"], Any]
+SearchFactory = Callable[["Sweep", Any], Any]  # (sweep, Optuna storage or None) -> search algorithm
 SchedulerFactory = Callable[["Sweep"], Any]
 ENDED_BY_ITSELF = ("completed", "diverged", "stuck", "early_stopped", "config_error")  # fit's own ends
 
@@ -33,10 +33,18 @@ def objectives(sweep: Sweep) -> tuple[Any, Any]:
 # ---------------------------------------------------------------- searches
 
 
-def _variants(sweep: Sweep) -> Any:
+def _start(sweep: Sweep) -> list[dict[str, Any]] | None:
+    """The sweep's start points for Ray's points_to_evaluate (run first)."""
+    from tuner.spec import start_points
+
+    return start_points(sweep) or None
+
+
+def _variants(sweep: Sweep, storage: Any = None) -> Any:
     from ray.tune.search import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=sweep.search_seed, max_concurrent=sweep.max_concurrent)
+    return BasicVariantGenerator(random_state=sweep.search_seed, max_concurrent=sweep.max_concurrent,
+                                 points_to_evaluate=_start(sweep))
 
 
 def _quiet_optuna() -> None:
@@ -59,8 +67,12 @@ def told_search_class() -> type:
             if error or not result or isinstance(self.metric, list) or trial_id in self._completed_trials:
                 return super().on_trial_complete(trial_id, result, error)
             ot_trial = self._ot_trials[trial_id]
-            values = [v for v in self._ot_study._storage.get_trial(ot_trial._trial_id).intermediate_values.values()
-                      if not math.isnan(v)]
+            reported = self._ot_study._storage.get_trial(ot_trial._trial_id).intermediate_values
+            step, last = result.get("training_iteration"), result.get(self.metric)
+            if step is not None and last is not None and step not in reported:
+                ot_trial.report(float(last), int(step))  # Tune does not pass the result it stopped a trial on
+                reported = {**reported, step: float(last)}
+            values = [v for v in reported.values() if not math.isnan(v)]
             if result.get("status") in ENDED_BY_ITSELF and values:
                 best = max(values) if self.mode == "max" else min(values)
                 self._ot_study.tell(ot_trial, best)
@@ -100,7 +112,7 @@ def _sampler(sweep: Sweep) -> Any:
     return optuna.samplers.RandomSampler(seed=sweep.search_seed)
 
 
-def _optuna(sweep: Sweep) -> Any:
+def _optuna(sweep: Sweep, storage: Any = None) -> Any:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
@@ -113,10 +125,11 @@ def _optuna(sweep: Sweep) -> Any:
     else:
         sampler = _sampler(sweep)
     told = OptunaSearch if sweep.search_options.get("tell") == "last" else told_search_class()
-    return told(space=space, metric=metric, mode=mode, sampler=sampler)
+    return told(space=space, metric=metric, mode=mode, sampler=sampler, points_to_evaluate=_start(sweep),
+                **_study(sweep, storage))
 
 
-def _optuna_tpe(sweep: Sweep) -> Any:
+def _optuna_tpe(sweep: Sweep, storage: Any = None) -> Any:
     """Optuna's TPESampler with its own defaults, told what happened as Optuna's own study.optimize would."""
     import optuna
 
@@ -124,17 +137,17 @@ def _optuna_tpe(sweep: Sweep) -> Any:
     metric, mode = objectives(sweep)
     sampler = optuna.samplers.TPESampler(seed=sweep.search_seed, **sweep.search_options)
     return told_search_class()(space=sweep.space if callable(sweep.space) else None, metric=metric, mode=mode,
-                               sampler=sampler)
+                               sampler=sampler, points_to_evaluate=_start(sweep), **_study(sweep, storage))
 
 
-def _ray_optuna(sweep: Sweep) -> Any:
+def _ray_optuna(sweep: Sweep, storage: Any = None) -> Any:
     """Ray Tune out of the box: OptunaSearch() with its defaults (TPE, every trial told COMPLETE)."""
     from ray.tune.search.optuna import OptunaSearch
 
     _quiet_optuna()
     metric, mode = objectives(sweep)
     return OptunaSearch(space=sweep.space if callable(sweep.space) else None, metric=metric, mode=mode,
-                        seed=sweep.search_seed)
+                        seed=sweep.search_seed, points_to_evaluate=_start(sweep), **_study(sweep, storage))
 
 
 SEARCHES: dict[str, SearchFactory] = {
@@ -147,8 +160,17 @@ SEARCHES: dict[str, SearchFactory] = {
 OPTUNA_SEARCHES = {"optuna", "optuna-tpe", "ray-optuna"}  # take a define-by-run space and search_options
 
 
-def search_algorithm(sweep: Sweep) -> Any:
-    return SEARCHES[sweep.search](sweep)
+def search_algorithm(sweep: Sweep, storage: Any = None) -> Any:
+    """The search algorithm; an Optuna search keeps its study in `storage` (tuner.tracking.study_storage) if given."""
+    return SEARCHES[sweep.search](sweep, storage)
+
+
+def study_name(sweep: Sweep) -> str:
+    return sweep.name or "sweep"
+
+
+def _study(sweep: Sweep, storage: Any) -> dict[str, Any]:
+    return {"storage": storage, "study_name": study_name(sweep)} if storage is not None else {}
 
 
 # ---------------------------------------------------------------- trial schedulers

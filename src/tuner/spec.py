@@ -63,7 +63,8 @@ class Sweep:
     space: dict[str, Any] | Callable[[Any], dict[str, Any] | None] = field(default_factory=dict)
     search: str = "random"  # grid | random | optuna (TPE) | optuna-tpe | ray-optuna (tuner.search.SEARCHES)
     search_options: dict[str, Any] = field(default_factory=dict)  # Optuna sampler settings, e.g. n_startup_trials
-    trial_scheduler: str = "asha"  # early stopping of weak trials: asha | hyperband | median | none | ...
+    trial_scheduler: str = "none"  # early stopping: none | asha | hyperband | median | ... (docs/search.md: replays
+    #   of recorded sweeps found early stopping cutting slow starters that end best; "none" lets every trial finish)
     grace_period: int = 1  # epochs a trial runs before it can be stopped
     reduction_factor: float = 3  # asha/hyperband: keep 1/reduction_factor at each rung
     brackets: int = 1  # asha: brackets of successively longer grace periods (1: the classic ASHA)
@@ -81,7 +82,9 @@ class Sweep:
     max_concurrent: int = 0  # trials at once (0: as many as resources allow)
     max_failures: int = 1  # retries of a crashed trial (from its last checkpoint) before it is ERROR
     checkpoint_keep: int = 2  # checkpoints kept per trial
-    time_budget_s: float | None = None  # wall-clock budget for the whole sweep
+    start: list[dict[str, Any]] = field(default_factory=list)  # configurations known to work, run first
+    #   (e.g. [{"optimizer": "adam", "lr": 1e-3}]; unset hyperparameters are drawn); random/optuna searches only
+    time_budget_s: float | None = None  # wall-clock budget for the whole sweep, planned for (tuner.plan)
     subset: int = 0  # --smoke: the driver cuts the data set to this many train+val images and 500 test images
     #   (to train on fewer images but test on all, fix TrainConfig's subset instead: fixed={"subset": 10000})
 
@@ -213,9 +216,11 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
 
 
 def _fix(sweep: Sweep, key: str, value: str) -> None:
+    """The key leaves the space and the start points: a fixed value holds for every trial."""
     sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
     if isinstance(sweep.space, dict):
         sweep.space.pop(key, None)
+    sweep.start = [{k: v for k, v in point.items() if k != key} for point in sweep.start]
 
 
 def _sweep_hints() -> dict[str, Any]:
@@ -306,6 +311,7 @@ def validate(sweep: Sweep, where: str = "sweep") -> None:
         _validate_space(sweep, fail)
     else:
         fail(f"space must be a dict or a function, got {type(sweep.space).__name__}")
+    _validate_start(sweep, fail)
     try:
         train.validate(TrainConfig.from_dict(sweep.fixed_config()))
     except UserError as exc:
@@ -362,6 +368,52 @@ def _type_text(annotation: Any) -> str:
     return {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
             "float | None": "a number or None", "int | None": "an integer or None", "str | None": "a string or None",
             "list[int]": "a list of integers"}.get(text.removeprefix("<class '").removesuffix("'>"), text)
+
+
+def searched_names(sweep: Sweep) -> set[str]:
+    """The hyperparameters the space searches (parts of paired keys; what a define-by-run space proposes)."""
+    if callable(sweep.space):
+        return {k for sample in sample_define_by_run(sweep.space, DEFINE_BY_RUN_SAMPLES, sweep.search_seed)
+                for k in sample}
+    return {part for key, value in sweep.space.items() for part in key.split("+")}
+
+
+def _validate_start(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    if not sweep.start:
+        return
+    if sweep.search == "grid":
+        fail("start points apply to search='random' or an Optuna search; a grid runs every point anyway")
+    searched = searched_names(sweep)
+    for index, point in enumerate(sweep.start):
+        if not point:
+            fail(f"start[{index}] is empty")
+        for key in point:
+            if key not in searched:
+                fail(f"start[{index}] sets {key!r}, which the space does not search "
+                     f"(searched: {', '.join(sorted(searched))})")
+
+
+def start_points(sweep: Sweep) -> list[dict[str, Any]]:
+    """The start points keyed as the space is (paired keys as tuples), for Ray's points_to_evaluate; what a point
+    leaves unset is drawn from its domain (seeded), as Ray's searches need every searched key."""
+    if callable(sweep.space) or not isinstance(sweep.space, dict):
+        return [dict(p) for p in sweep.start]
+    import numpy as np
+
+    rng = np.random.default_rng(sweep.search_seed)
+    out = []
+    for point in sweep.start:
+        keyed = {}
+        for key, domain in sweep.space.items():
+            parts = key.split("+")
+            if all(part in point for part in parts):
+                keyed[key] = tuple(point[part] for part in parts) if len(parts) > 1 else point[key]
+            elif isinstance(domain, Domain):
+                keyed[key] = domain.sample(random_state=rng)
+            elif isinstance(domain, dict) and "grid_search" in domain:
+                keyed[key] = domain["grid_search"][int(rng.integers(len(domain["grid_search"])))]
+        out.append(keyed)
+    return out
 
 
 def _validate_search_options(sweep: Sweep, fail: Callable[[str], None]) -> None:
@@ -513,6 +565,7 @@ def candidate_configs(sweep: Sweep) -> list[dict[str, Any]]:
         searched = _grid_points(sweep.space)
     else:
         searched = _corners(sweep.space, sweep.search_seed) + _random_points(sweep.space, sweep.search_seed)
+    searched = [dict(p) for p in sweep.start] + searched
     seen, out = set(), []
     for values in searched:
         config = {**fixed, **expand_paired(values)}

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tuner import engine, spec, storage
+from tuner import engine, plan, spec, storage
 from tuner.config import expand_paired, parse_assignments
 from tuner.errors import UserError, run_cli
 from tuner.results import ranking_table, searched_keys
@@ -46,11 +46,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="wall-clock budget for the whole sweep (search and confirm phase, from the command's start); "
                         "the best found by then is still tested")
+    p.add_argument("--no-plan", action="store_true",
+                   help="with --time-budget: run the sweep as written and stop it when the budget ends, instead of "
+                        "sizing it to the budget first (docs/budget.md)")
     p.add_argument("--dashboard-host", default="127.0.0.1",
                    help="address the Ray dashboard binds to (default 127.0.0.1: this machine only)")
     p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
     p.add_argument("--no-report", action="store_true", help="skip writing RUN_DIR/report.html at the end")
+    p.add_argument("--mlflow", nargs="?", const="default", metavar="URI",
+                   help="log every trial as an MLflow run under one parent run: to a tracking server "
+                        "(http://HOST:PORT) or, without URI, to sqlite:///RUN_DIR/mlflow.db")
+    p.add_argument("--warm-start", action="append", default=[], metavar="RUN_DIR",
+                   help="give an Optuna search the trials of an earlier run whose configurations fit this sweep's "
+                        "space (same data and model), before its first trial; repeatable")
     return p
+
+
+RESUME_FLAGS = ("num_samples", "data_dir", "address", "dashboard_host", "no_dashboard", "no_report")  # the others
+#   would change a sweep that has run: --resume finishes it as written (or grows it with --num-samples)
 
 
 def changes_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -74,9 +87,10 @@ def apply_changes(sweep: spec.Sweep, changes: dict[str, Any], where: str) -> spe
     return sweep
 
 
-def dry_run(sweep: spec.Sweep, data_dir: str | None, where: str) -> None:
-    dataset = engine.load_data(sweep, data_dir)
+def dry_run(sweep: spec.Sweep, options: engine.RunOptions, where: str) -> None:
+    dataset = engine.load_data(sweep, options.data_dir)
     checked = engine.check_with_data(sweep, dataset, where)
+    sweep, _ = engine.plan_budget(sweep, dataset, options)
     for key, value in sweep.to_json().items():
         if key == "space" and isinstance(value, dict):
             print("space:")
@@ -88,10 +102,10 @@ def dry_run(sweep: spec.Sweep, data_dir: str | None, where: str) -> None:
           f"{sweep.trial_scheduler}, up to {sweep.max_epochs} epochs each)")
     print(f"checked: {checked} configurations build for {dataset.name}'s "
           f"{'x'.join(map(str, dataset.image_shape))} images")
-    kind = "grid points" if sweep.search == "grid" else "sample configurations (TPE adapts after the first few)" \
+    kind = "grid points" if sweep.search == "grid" else "configurations (start points, then draws; TPE adapts)" \
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
-    samples = [expand_paired(config) for config in spec.sample_configs(sweep, 5)]
+    samples = [expand_paired(config) for config in [*spec.start_points(sweep), *spec.sample_configs(sweep, 5)][:5]]
     names = searched_keys(sweep, samples)
     for config in samples:
         searched = {k: v for k, v in config.items() if k in names}
@@ -124,6 +138,15 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
 
 def _metric(value: float, metric: str) -> str:
     return f"{value:.2%}" if metric.endswith("acc") else f"{value:.4f}"
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    defaults = parser().parse_args([])
+    given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+             if k not in (*RESUME_FLAGS, "resume", "sweep_file") and v != getattr(defaults, k)]
+    if given:
+        raise UserError(f"{', '.join(given)} cannot change a sweep that has run: --resume finishes it as written "
+                        "(--num-samples N grows it to N trials)")
 
 
 def interrupted(exc: engine.SweepInterrupted) -> int:
@@ -160,17 +183,24 @@ def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, opt
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
-                                dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host)
+                                dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
+                                mlflow=args.mlflow, warm_start=args.warm_start, plan=not args.no_plan)
     if args.resume:
         if args.sweep_file:
             raise UserError("give either a sweep file or --resume RUN_DIR, not both")
+        _check_resume_flags(args)
         run_dir, saved = engine.open_run(args.resume)
         sweep = apply_changes(spec.load(run_dir / "sweep.py"), saved.get("cli", {}), args.resume)
         sweep = dataclasses.replace(sweep, name=saved["sweep"]["name"])
+        if saved.get("plan"):  # the time budget's plan, as the first run made it
+            sweep = plan.apply(sweep, plan.Plan.from_json(saved["plan"]), saved["sweep"].get("cpu", sweep.cpu))
+        rounds = engine.grow(run_dir, saved, sweep, args.num_samples) if args.num_samples is not None \
+            else saved.get("rounds")
         options.cli = saved.get("cli", {})
+        options.tracking = saved.get("mlflow")
         options.results = args.resume if storage.is_uri(args.resume) else None
         try:
-            run_dir, written = engine.resume(run_dir, sweep, options)
+            run_dir, written = engine.resume(run_dir, sweep, options, rounds)
         except engine.SweepInterrupted as exc:
             return interrupted(exc)
         finish(run_dir, written, args, options, sweep.metric)
@@ -180,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.sweep_file)
     options.cli = changes_from(args)
     sweep = apply_changes(spec.load(path), options.cli, str(path))
+    if args.no_plan and not sweep.time_budget_s:
+        raise UserError("--no-plan applies to a time budget: give --time-budget SECONDS (or time_budget_s) too")
     if args.dry_run:
-        dry_run(sweep, args.data_dir, str(path))
+        dry_run(sweep, options, str(path))
         return 0
     try:
         run_dir, written = engine.run(sweep, path, options)

@@ -134,8 +134,9 @@ class Table:
         from ray import tune
 
         space = {}
+        followers = self._followers()
         for key in self.keys:
-            if self._dependent(key):
+            if key in followers:
                 continue
             values = sorted({_norm(p.values.get(key)) for p in self.points.values()} - {None}, key=str)
             if not values:
@@ -161,12 +162,21 @@ class Table:
             return {self.keys[0]: tune.grid_search([point[0] for point in points])}
         return {"+".join(self.keys): tune.grid_search(points)}
 
-    def _dependent(self, key: str) -> bool:
-        others = [k for k in self.keys if k != key]
-        seen: dict[tuple, set] = {}
-        for point in self.points.values():
-            seen.setdefault(tuple(_norm(point.values.get(k)) for k in others), set()).add(_norm(point.values.get(key)))
-        return len(self.points) > 1 and all(len(v) == 1 for v in seen.values())
+    def _followers(self) -> set[str]:
+        """Hyperparameters whose recorded value follows from the others searched (gamma from the scheduler; where
+        two follow each other, as momentum .9 only with SGD, the number goes and the category stays)."""
+        searched = list(self.keys)
+        numbers_first = sorted(self.keys, key=lambda k: not any(_is_number(_norm(p.values.get(k)))
+                                                               for p in self.points.values()))
+        for key in numbers_first:
+            others = [k for k in searched if k != key]
+            seen: dict[tuple, set] = {}
+            for point in self.points.values():
+                seen.setdefault(tuple(_norm(point.values.get(k)) for k in others), set()).add(
+                    _norm(point.values.get(key)))
+            if len(self.points) > 1 and all(len(v) == 1 for v in seen.values()):
+                searched.remove(key)
+        return set(self.keys) - set(searched)
 
     # filled by load()
     _best_key: tuple = ()
@@ -353,7 +363,7 @@ def describe(table: Table) -> str:
              f"  searched: {', '.join(table.keys)}",
              "  best: " + ", ".join(f"{k}={v}" for k, v in best.values.items()) +
              f"  mean {table.metric} {best.mean:.4f}" + (f", test {best.test_mean:.4f}" if table.has_test else ""),
-             f"  statuses: " + ", ".join(f"{n} {s}" for s, n in table.trials["status"].value_counts().items())]
+             "  statuses: " + ", ".join(f"{n} {s}" for s, n in table.trials["status"].value_counts().items())]
     return "\n".join(lines)
 
 

@@ -64,7 +64,8 @@ def run_trial(config: dict[str, Any], data: Dataset) -> None:
     def report(record: dict[str, Any], state: Any) -> None:
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
-            metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time()}  # wall clock, for timelines
+            metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
+                       "threads": torch.get_num_threads()}  # `tuner rerun` trains on as many to match it
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:

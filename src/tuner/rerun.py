@@ -1,0 +1,126 @@
+"""Retrain one trial of a run folder outside Ray, from its saved configuration and seed, and print its curve
+beside the one history.csv recorded:
+
+    python -m tuner.rerun RUN_DIR TRIAL_ID [--epochs E] [--device cpu]     (or: tuner rerun ...)
+
+The trial's configuration comes from Ray's record of it (RUN_DIR/ray*/trial_ID/params.json), the data from the
+sweep's spec.json, and the thread count from the trial's own reports: on the same device (and CPU) the rerun
+matches the recorded run epoch for epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from tuner import data as data_lib
+from tuner import train
+from tuner.config import TrainConfig, trial_values
+from tuner.errors import UserError, run_cli
+
+
+def trial_record(run_dir: Path, trial_id: str) -> tuple[dict[str, Any], int | None]:
+    """The trial's Tune config and the thread count it trained on."""
+    folders = sorted(run_dir.glob(f"ray*/trial_{trial_id}"))
+    if not folders:
+        known = sorted(p.name.removeprefix("trial_") for p in run_dir.glob("ray*/trial_*"))
+        raise UserError(f"{run_dir} has no trial {trial_id!r}; its trials: {', '.join(known) or 'none'}")
+    folder = folders[0]
+    try:
+        config = json.loads((folder / "params.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{folder}: cannot read its configuration (params.json): {exc}") from None
+    threads = None
+    results = folder / "result.json"
+    if results.exists():
+        first = next((line for line in results.read_text().splitlines() if line.strip()), "")
+        threads = json.loads(first).get("threads") if first else None
+    return config, threads
+
+
+def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str = "cpu",
+          data_dir: str | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """(the rerun's epoch records, the recorded history of the trial)."""
+    spec = _read_json(run_dir / "spec.json")
+    config, threads = trial_record(run_dir, trial_id)
+    values = trial_values(config)
+    if epochs is not None:
+        if epochs < 1:
+            raise UserError(f"--epochs must be at least 1, got {epochs}")
+        values["epochs"] = epochs
+    cfg = TrainConfig.from_dict({**values, "device": device})
+    sweep = spec.get("sweep", {})
+    dataset = data_lib.load_sized(sweep.get("data", cfg.data), int(sweep.get("subset") or 0), data_dir)
+    if threads:
+        torch.set_num_threads(int(threads))
+    records: list[dict[str, Any]] = []
+    recorded = _history(run_dir, trial_id)
+
+    def show(record: dict[str, Any], _state: Any) -> None:
+        records.append(record)
+        print(_line(record, recorded), flush=True)
+
+    print(f"rerunning trial {trial_id} on {device} with {torch.get_num_threads()} threads: "
+          + ", ".join(f"{k}={v}" for k, v in sorted(values.items()) if k not in ("data",)), flush=True)
+    train.fit(cfg, dataset, on_epoch=show)
+    return records, recorded
+
+
+def _history(run_dir: Path, trial_id: str) -> pd.DataFrame:
+    path = run_dir / "history.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=["epoch", "val_acc", "val_loss"])
+    history = pd.read_csv(path)
+    return history[history["trial_id"].astype(str) == trial_id].set_index("epoch")
+
+
+def _line(record: dict[str, Any], recorded: pd.DataFrame) -> str:
+    epoch = record["epoch"]
+    text = f"epoch {epoch}: val_acc {record['val_acc']:.4f} val_loss {record['val_loss']:.4f}"
+    if epoch in recorded.index:
+        then = recorded.loc[epoch]
+        same = math.isclose(record["val_acc"], then["val_acc"], abs_tol=1e-12)
+        text += (f"   recorded: val_acc {then['val_acc']:.4f} val_loss {then['val_loss']:.4f}   "
+                 f"{'same' if same else 'DIFFERENT'}")
+    else:
+        text += "   (not recorded)"
+    return text
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except OSError:
+        raise UserError(f"{path.parent} is not a tuner run folder (no spec.json)") from None
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc})") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tuner rerun", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir")
+    parser.add_argument("trial_id")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of the trial's own")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    parser.add_argument("--data-dir", help=f"data root (default ${data_lib.DATA_ENV}, else ~/.cache/tuner)")
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run folder {run_dir} does not exist")
+    records, recorded = rerun(run_dir, args.trial_id, args.epochs, args.device, args.data_dir)
+    compared = [r for r in records if r["epoch"] in recorded.index]
+    same = sum(math.isclose(r["val_acc"], recorded.loc[r["epoch"], "val_acc"], abs_tol=1e-12) for r in compared)
+    print(f"{same} of {len(compared)} recorded epochs reproduced exactly")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
