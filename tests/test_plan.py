@@ -131,3 +131,17 @@ def test_a_budgeted_sweep_follows_its_plan_and_ends_within_the_budget(local_ray,
     assert len(trials) <= made["trials"] + 3 * 2  # the plan's trials, and a confirm phase if it planned one
     assert elapsed <= budget * 1.15, elapsed  # the whole command, report included
     assert (out / "best.json").exists() and (out / "report.html").exists()
+
+
+def test_the_estimate_counts_the_sweeps_trial_epochs_and_names_the_way_out_of_a_gpu_sized_sweep(tmp_path, capsys):
+    path = write_sweep(tmp_path, """
+        sweep = Sweep(data="synthetic", fixed={"hidden": (32,), "batch_size": 100}, search="optuna",
+                      space={"lr": tune.loguniform(1e-3, 1e-1)}, num_samples=64, max_epochs=30000, seeds=[0, 1, 2],
+                      confirm_top=3, gpu=0.25)
+    """)
+    assert sweep_cli.main([str(path), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    expected = 64 * 30000 + 3 * 2 * 30000  # every trial to max_epochs, then the confirm phase
+    assert f"on this machine ({expected} trial-epochs x " in printed
+    if not torch.cuda.is_available():
+        assert "asks for GPUs" in printed and "--time-budget" in printed and "--smoke" in printed

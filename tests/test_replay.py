@@ -10,6 +10,7 @@ import pytest
 import ray
 
 from tuner import replay, search, tables
+from tuner.errors import run_cli
 
 LRS = [1e-3, 1e-2, 1e-1, 1.0]
 EPOCHS = 4
@@ -172,7 +173,16 @@ def run_replay_cli(*argv):
                           timeout=300)
 
 
-def test_tables_that_cannot_be_replayed_are_refused(tmp_path):
+def replay_fails(capsys, *argv):
+    """The command in-process (tuner.errors.run_cli, as `python -m tuner.replay` runs it): exit 2, one error line."""
+    with pytest.raises(SystemExit) as exit_info:
+        sys.exit(run_cli(replay.main, [str(a) for a in argv]))
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(errors) == 1 and errors[0].startswith("error: "), errors
+    return errors[0]
+
+
+def test_tables_that_cannot_be_replayed_are_refused(tmp_path, capsys):
     cases = {
         "missing_epoch": (write_table(tmp_path / "a", drop_epoch=("abcde_00002", 3)), "a missing epoch"),
         "stopped_early": (write_table(tmp_path / "b", status_of={1e-2: "STOPPED_EARLY"}), "is STOPPED_EARLY"),
@@ -180,13 +190,11 @@ def test_tables_that_cannot_be_replayed_are_refused(tmp_path):
         "absent": (tmp_path / "nothing", "does not exist"),
     }
     for name, (folder, message) in cases.items():
-        done = run_replay_cli(folder, "--seeds", "1")
-        errors = done.stderr.strip().splitlines()
-        assert done.returncode == 2 and len(errors) == 1 and errors[0].startswith("error: "), (name, done.stderr)
-        assert message in errors[0], (name, errors[0])
+        assert message in replay_fails(capsys, folder, "--seeds", "1"), name
     good = write_table(tmp_path / "good")
     for argv, message in ((["--strategies", "grid,bayes"], "unknown strategy 'bayes'"),
                           (["--define", "x:search=bayes"], "search 'bayes'"),
                           (["--define", "x:colour=red"], "not a Sweep field")):
-        done = run_replay_cli(good, "--seeds", "1", *argv)
-        assert done.returncode == 2 and message in done.stderr, (argv, done.stderr)
+        assert message in replay_fails(capsys, good, "--seeds", "1", *argv), argv
+    done = run_replay_cli(tmp_path / "nothing", "--seeds", "1")  # and as a user runs it: exit 2, one line
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: ") and len(done.stderr.splitlines()) == 1

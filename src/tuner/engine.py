@@ -468,7 +468,7 @@ def estimate(sweep: Sweep, dataset: data_lib.Dataset, options: RunOptions) -> fl
                                  device="cuda" if on_gpu else "cpu")
     seconds = total * measured.epoch_s / slots + plan_lib.OVERHEAD_S
     print(f"estimated {probe_lib.estimate_text(seconds)} on this machine ({total:.0f} trial-epochs x "
-          f"{measured.epoch_s:.1f} s, {slots} at once; one epoch of the first configuration timed here)", flush=True)
+          f"{measured.epoch_s:.3g} s, {slots} at once; one epoch of the first configuration timed here)", flush=True)
     if seconds > 3600 and sweep.gpu > 0 and not on_gpu:
         print(f"this sweep file asks for GPUs (gpu={sweep.gpu:g} per trial) and this machine has none: it would take "
               f"{probe_lib.estimate_text(seconds)} here. --time-budget SECONDS plans the best model that many "
