@@ -19,3 +19,13 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Data caches go to one temp folder per test session, never into the shared data or ~/.cache."""
     monkeypatch.setenv("TUNER_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray with 2 CPUs for one test module (tests/test_fault_tolerance.py starts one per test instead)."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

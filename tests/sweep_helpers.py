@@ -6,6 +6,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from tuner.errors import run_cli
+
 HEADER = "from ray import tune\nfrom tuner.spec import Sweep\n\n"
 TINY = '{"hidden": (32,), "batch_size": 100}'
 
@@ -46,3 +50,14 @@ def trial_results(run_dir: Path, folder: str = "ray") -> dict[str, list[dict]]:
         if lines:
             out[path.parent.name.removeprefix("trial_")] = lines
     return out
+
+
+def cli_error(capsys, main, *argv) -> str:
+    """Run a command's `main` in-process as its command line does (tuner.errors.run_cli): it must exit 2 with one
+    `error: ...` line on stderr, which is returned."""
+    with pytest.raises(SystemExit) as exit_info:
+        sys.exit(run_cli(main, [str(a) for a in argv]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]

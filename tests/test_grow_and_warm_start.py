@@ -3,34 +3,20 @@ and Optuna on synthetic data."""
 
 import json
 import math
-import sys
 
 import optuna
 import pandas as pd
 import pytest
-import ray
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from sweep_helpers import TINY, write_sweep
+from sweep_helpers import TINY, cli_error, write_sweep
 from tuner import sweep as sweep_cli
 from tuner import tracking
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def fails(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        sys.exit(sweep_cli.run_cli(sweep_cli.main, list(argv)))
-    err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
+    return cli_error(capsys, sweep_cli.main, *argv)
 
 
 def study_of(run_dir):

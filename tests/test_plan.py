@@ -5,7 +5,6 @@ import time
 
 import pandas as pd
 import pytest
-import ray
 import torch
 
 from tuner import optim, plan, spec, sweep as sweep_cli
@@ -87,13 +86,6 @@ def test_expected_trial_epochs_follow_the_trial_schedulers_geometry():
 
 
 # ---------------------------------------------------------------- real sweeps
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_start_points_run_first(local_ray, tmp_path):

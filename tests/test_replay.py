@@ -10,7 +10,7 @@ import pytest
 import ray
 
 from tuner import replay, search, tables
-from tuner.errors import run_cli
+from sweep_helpers import cli_error
 
 LRS = [1e-3, 1e-2, 1e-1, 1.0]
 EPOCHS = 4
@@ -174,12 +174,7 @@ def run_replay_cli(*argv):
 
 
 def replay_fails(capsys, *argv):
-    """The command in-process (tuner.errors.run_cli, as `python -m tuner.replay` runs it): exit 2, one error line."""
-    with pytest.raises(SystemExit) as exit_info:
-        sys.exit(run_cli(replay.main, [str(a) for a in argv]))
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(errors) == 1 and errors[0].startswith("error: "), errors
-    return errors[0]
+    return cli_error(capsys, replay.main, *argv)
 
 
 def test_tables_that_cannot_be_replayed_are_refused(tmp_path, capsys):

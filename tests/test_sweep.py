@@ -7,7 +7,6 @@ import time
 
 import pandas as pd
 import pytest
-import ray
 import torch
 
 from ray import tune
@@ -16,13 +15,6 @@ from tuner import data as data_lib
 from tuner import engine, models, spec, sweep as sweep_cli, train
 from tuner.config import TrainConfig
 from sweep_helpers import TINY, write_sweep
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def run(tmp_path, body, *args):

@@ -7,7 +7,7 @@ import pytest
 import ray
 
 from tuner import data, sweep as sweep_cli
-from sweep_helpers import TINY, write_sweep
+from sweep_helpers import TINY, cli_error, write_sweep
 
 GOOD = f"""
 sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-4, 1e-1)}}, num_samples=2,
@@ -16,13 +16,9 @@ sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-4
 
 
 def fails(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        sys.exit(sweep_cli.run_cli(sweep_cli.main, list(argv)))
-    err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2
-    assert len(err) == 1 and err[0].startswith("error: "), err
+    message = cli_error(capsys, sweep_cli.main, *argv)
     assert not ray.is_initialized()
-    return err[0]
+    return message
 
 
 BAD_FILES = {

@@ -265,13 +265,6 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def tracked_run(mlflow_server, local_ray, tmp_path_factory):
     """Optuna search (3 trials) + confirm phase (1 trial), 2 epochs each, logged to the MLflow server."""
     uri = mlflow_server.wait()

@@ -518,8 +518,9 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     if options.mlflow:
         tracking.check_reachable(options.mlflow)
     run_dir = prepare(sweep, sweep_path, options, planned)
+    study = study_storage(sweep, run_dir)
     if warm is not None:
-        warm_lib.give(sweep, study_storage(sweep, run_dir), warm)
+        warm_lib.give(sweep, study, warm)
         _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)})
     try:
         start_tracking(sweep, run_dir, options)
@@ -533,8 +534,8 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     sweep = fit_to_local_resources(sweep, options)
     deadline = options.deadline(sweep)
     tuner = build_tuner(sweep, dataset, storage_path, None if deadline is None else max(deadline - time.time(), 1),
-                        tracking_callbacks(options, "search"), study_storage(sweep, run_dir))
-    if study_storage(sweep, run_dir) is not None:
+                        tracking_callbacks(options, "search"), study)
+    if study is not None:
         print(f"Optuna study: {run_dir / tracking.STUDY_FILE} (optuna-dashboard {run_dir / tracking.STUDY_FILE})",
               flush=True)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner)

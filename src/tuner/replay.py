@@ -331,8 +331,7 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
     from ray import tune
 
     search_lib._quiet_optuna()
-    fields = dict(fields)
-    warm_count = int(fields.pop("warm_start", 0))
+    warm_count = int(fields.get("warm_start", 0))
     sweep = strategy_sweep(table, fields, seed)
     out = Replay(name, seed)
     incumbent = Incumbent(table)
@@ -401,11 +400,10 @@ def warm_study(table: tables.Table, sweep: spec.Sweep, count: int, seed: int) ->
     evaluated = []
     for point in chosen:
         curve = point.curves[min(point.curves)]
-        values = {e["epoch"] if "epoch" in e else i + 1: e[table.metric] for i, e in enumerate(curve.epochs)
-                  if not math.isnan(e[table.metric])}
+        values = {int(e["epoch"]): float(e[table.metric]) for e in curve.epochs if not math.isnan(e[table.metric])}
         params, distributions = warm.fitted_params(sweep, {**sweep.fixed_config(), **point.values})
         evaluated.append(warm.Evaluated(f"{table.name} {curve.trial_id}", params, distributions, "COMPLETE",
-                                        curve.best(table.metric), {int(k): float(v) for k, v in values.items()}))
+                                        curve.best(table.metric), values))
     storage = optuna.storages.InMemoryStorage()
     warm.give(sweep, storage, warm.WarmStart(taken=evaluated), say=None)
     return storage

@@ -20,9 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from tuner import select
+from tuner import select, spec
 from tuner.errors import UserError
 from tuner.results import format_value
+from tuner.search import OPTUNA_SEARCHES, study_name
 
 COMPLETE_STATUSES = frozenset({"TERMINATED", "DIVERGED", "STUCK"})  # ended by themselves
 PRUNED_STATUSES = frozenset({"STOPPED_EARLY", "STOPPED_BY_BUDGET"})  # cut before max_epochs
@@ -77,9 +78,7 @@ def check_runs(locations: list[str]) -> list[Path]:
 
 def collect(sweep: Any, folders: list[Path]) -> WarmStart:
     """Every trial of `folders` the new sweep's space could have proposed, with why each other one was left out."""
-    from tuner import spec
-
-    if sweep.search not in _optuna_searches():
+    if sweep.search not in OPTUNA_SEARCHES:
         raise UserError(f"--warm-start needs an Optuna search (search={sweep.search!r} learns nothing from earlier "
                         f"trials); use search='optuna'")
     if sweep.objectives:
@@ -103,12 +102,6 @@ def collect(sweep: Any, folders: list[Path]) -> WarmStart:
             except Misfit as why:
                 warm.left_out.append({"run": str(folder), "trial_id": trial_id, "why": str(why)})
     return warm
-
-
-def _optuna_searches() -> set[str]:
-    from tuner.search import OPTUNA_SEARCHES
-
-    return OPTUNA_SEARCHES
 
 
 def _evaluated(sweep: Any, fixed: dict[str, Any], searched: set[str], old: dict[str, Any], row: pd.Series,
@@ -244,8 +237,6 @@ def tell(study: Any, evaluated: list[Evaluated]) -> int:
 def open_study(sweep: Any, storage: Any) -> Any:
     """The sweep's study in `storage`, as Ray's OptunaSearch will open it (same name and direction)."""
     import optuna
-
-    from tuner.search import study_name
 
     direction = "maximize" if sweep.direction == "max" else "minimize"
     return optuna.create_study(storage=storage, study_name=study_name(sweep), direction=direction,

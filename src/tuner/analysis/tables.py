@@ -49,13 +49,6 @@ def full_grid_points(space: Any) -> int | None:
     return points
 
 
-def group_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    if not columns:
-        return pd.Series(["all"] * len(frame), index=frame.index)
-    return frame[columns].apply(lambda row: " | ".join(f"{c.removeprefix('config/')}={_fmt(v)}"
-                                                       for c, v in row.items()), axis=1)
-
-
 def ranking(run: RunData, top: int = 10) -> pd.DataFrame:
     """Configurations in the order tuner.select ranks them (the chosen one first); several seeds of one
     configuration are one row with mean ± std."""
