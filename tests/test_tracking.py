@@ -302,14 +302,29 @@ def test_mlflow_server_gets_one_parent_run_and_one_nested_run_per_trial(tracked_
     check_mlflow_runs(uri, run_dir, "tracked")
 
 
-def test_mlflow_without_uri_writes_a_sqlite_store_in_the_run_folder_and_a_grown_sweep_keeps_it(local_ray, tmp_path):
+def test_mlflow_without_uri_writes_a_sqlite_store_in_the_run_folder_and_a_grown_sweep_keeps_it(local_ray, tmp_path,
+                                                                                             monkeypatch):
+    from mlflow import MlflowClient
+
+    from tuner import tracking
+
     run_dir = run_sweep(tmp_path, DEFAULT_SWEEP, "defaulted", "--mlflow")
     assert (run_dir / "mlflow.db").is_file()
     uri = f"sqlite:///{run_dir.resolve()}/mlflow.db"
     check_mlflow_runs(uri, run_dir, "defaulted")
     first = json.loads((run_dir / "best.json").read_text())["trial_id"]
+    parent = json.loads((run_dir / "spec.json").read_text())["mlflow"]["parent_run_id"]
+    status_while_running = []
 
+    def finish_seen_from_mlflow(*args, **kwargs):
+        status_while_running.append(MlflowClient(tracking_uri=uri).get_run(parent).info.status)
+        real_finish(*args, **kwargs)
+
+    real_finish = tracking.finish
+    monkeypatch.setattr(tracking, "finish", finish_seen_from_mlflow)
     assert sweep_cli.main(["--resume", str(run_dir), "--num-samples", "2", "--no-report"]) == 0
+    assert status_while_running == ["RUNNING"]  # the grown sweep's parent run is running again until its end
+    assert MlflowClient(tracking_uri=uri).get_run(parent).info.status == "FINISHED"
     trials = pd.read_csv(run_dir / "trials.csv")
     assert len(trials) == 2
     assert json.loads((run_dir / "best.json").read_text())["trial_id"] != first, "the grown trial learns, lr 1e-5 not"

@@ -554,6 +554,8 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     if options.address:
         storage.check_visible_from_every_node(storage_path, "the run's storage")
     sweep = fit_to_local_resources(sweep, options)
+    if options.tracking:
+        tracking.reopen(options.tracking)
     tuner = tune.Tuner.restore(f"{storage_path}/{RAY_FOLDER}", trainable=trainable(sweep, dataset),
                                resume_unfinished=True, resume_errored=False, restart_errored=False)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)

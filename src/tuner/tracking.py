@@ -84,6 +84,17 @@ def start_parent(uri: str, experiment: str, sweep_name: str, run_dir: Path, para
     return {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run.info.run_id}
 
 
+def reopen(info: dict[str, str]) -> None:
+    """A resumed or grown sweep runs again: its parent run shows RUNNING until the sweep's end sets it again."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        MlflowClient(tracking_uri=info["uri"]).update_run(info["parent_run_id"], status="RUNNING")
+    except MlflowException as exc:
+        _warn(f"the sweep's parent run at {info['uri']} was not marked running again", exc)
+
+
 def _params(values: dict[str, Any]) -> list[Any]:
     from mlflow.entities import Param
 
