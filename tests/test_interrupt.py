@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from sweep_helpers import sweep_command, trial_results, write_sweep
 from test_fault_tolerance import Watch
@@ -25,8 +24,9 @@ def evaluations(run_dir) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_mid_sweep_interrupts_and_resume_tests_once(tmp_path, sig):
+def interrupt_mid_sweep(tmp_path, sig: signal.Signals):
+    """Sends `sig` while a trial runs, checks the interrupted run folder; returns it, its INTERRUPTED trials and
+    every result recorded before the signal."""
     out = tmp_path / "run"
     proc = subprocess.Popen(sweep_command(write_sweep(tmp_path, ASHA_SWEEP), out), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -51,8 +51,15 @@ def test_a_signal_mid_sweep_interrupts_and_resume_tests_once(tmp_path, sig):
     assert running[0] in set(interrupted["trial_id"]), trials[["trial_id", "status", "epochs"]]
     assert (interrupted["epochs"] < 16).all()
     assert not (out / "best.json").exists() and evaluations(out) == []  # the test set was not read
-    before = trial_results(out)
+    return out, interrupted, trial_results(out)
 
+
+def test_sigterm_interrupts_the_sweep_as_ctrl_c_does(tmp_path):  # a batch scheduler or `kill` ending the job
+    interrupt_mid_sweep(tmp_path, signal.SIGTERM)
+
+
+def test_ctrl_c_mid_sweep_interrupts_and_resume_tests_once(tmp_path):
+    out, interrupted, before = interrupt_mid_sweep(tmp_path, signal.SIGINT)
     resumed = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(out), "--no-report",
                               "--no-dashboard"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
