@@ -166,6 +166,20 @@ def needs_confirm(sweep: Sweep) -> bool:
     return sweep.search != "grid" and len(sweep.seeds) > 1 and sweep.confirm_top > 0
 
 
+def restored_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, folder: str) -> Any:
+    """A Tune experiment that started before: finished trials stay, unfinished ones continue from their
+    checkpoints, errored ones stay errored (their retries were spent)."""
+    from ray import tune
+
+    return tune.Tuner.restore(f"{storage_path}/{folder}", trainable=trainable(sweep, dataset),
+                              resume_unfinished=True, resume_errored=False, restart_errored=False)
+
+
+def seconds_left(deadline: float | None) -> float | None:
+    """What a time budget leaves for the next phase's Tuner, at least a second; None without a budget."""
+    return None if deadline is None else max(deadline - time.time(), 1)
+
+
 def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, grids: list[tuple[str, Any]],
                   budget_s: float | None = None, callbacks: list[Any] | None = None,
                   folder: str = CONFIRM_FOLDER) -> Any | None:
@@ -175,8 +189,7 @@ def confirm_tuner(sweep: Sweep, dataset: data_lib.Dataset, storage_path: str, gr
     from ray.tune.search import BasicVariantGenerator
 
     if storage.exists(storage_path, folder):
-        return tune.Tuner.restore(f"{storage_path}/{folder}", trainable=trainable(sweep, dataset),
-                                  resume_unfinished=True, resume_errored=False, restart_errored=False)
+        return restored_tuner(sweep, dataset, storage_path, folder)
     pairs = results.confirm_pairs(grids, sweep, sweep.confirm_top)
     if not pairs:
         return None
@@ -342,17 +355,14 @@ def next_round_tuner(sweep: Sweep, run_dir: Path, dataset: data_lib.Dataset, opt
                      rounds: list[int], number: int, deadline: float | None) -> Any:
     """A grown sweep's search round: restored if it started before, else new, with the Optuna study (the run
     folder's journal: every earlier trial) intact."""
-    from ray import tune
-
     folder = round_folders(number)[0]
     storage_path = experiment_path(run_dir, options.results)
     if storage.exists(storage_path, folder):
-        return tune.Tuner.restore(f"{storage_path}/{folder}", trainable=trainable(sweep, dataset),
-                                  resume_unfinished=True, resume_errored=False, restart_errored=False)
+        return restored_tuner(sweep, dataset, storage_path, folder)
     more = round_sweep(sweep, rounds, number)
     print(f"round {number}: {more.samples} more trials ({rounds[number - 1]} in all), search seed "
           f"{more.search_seed}", flush=True)
-    return build_tuner(more, dataset, storage_path, None if deadline is None else max(deadline - time.time(), 1),
+    return build_tuner(more, dataset, storage_path, seconds_left(deadline),
                        tracking_callbacks(options, "search"), study_storage(sweep, run_dir), folder)
 
 
@@ -533,7 +543,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
     sweep = fit_to_local_resources(sweep, options)
     deadline = options.deadline(sweep)
-    tuner = build_tuner(sweep, dataset, storage_path, None if deadline is None else max(deadline - time.time(), 1),
+    tuner = build_tuner(sweep, dataset, storage_path, seconds_left(deadline),
                         tracking_callbacks(options, "search"), study)
     if study is not None:
         print(f"Optuna study: {run_dir / tracking.STUDY_FILE} (optuna-dashboard {run_dir / tracking.STUDY_FILE})",
@@ -546,8 +556,6 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     """Continue a killed or interrupted sweep with Tuner.restore: finished trials stay, unfinished ones restart
     from their checkpoints. With more `rounds` than before (--resume RUN_DIR --num-samples N) the finished sweep
     grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
-    from ray import tune
-
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
@@ -556,8 +564,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     sweep = fit_to_local_resources(sweep, options)
     if options.tracking:
         tracking.reopen(options.tracking)
-    tuner = tune.Tuner.restore(f"{storage_path}/{RAY_FOLDER}", trainable=trainable(sweep, dataset),
-                               resume_unfinished=True, resume_errored=False, restart_errored=False)
+    tuner = restored_tuner(sweep, dataset, storage_path, RAY_FOLDER)
     return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
 
 
