@@ -11,7 +11,7 @@ On a CPU-only machine it runs the trials on CPU; give it a time budget, which it
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     description="CIFAR-10 study CNN: optimizer x lr x schedule x batch x dropout x augmentation, tuner's TPE",

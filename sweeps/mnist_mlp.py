@@ -9,7 +9,7 @@ chosen one is tested once.
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     description="MNIST MLP 784-512-512-10: optimizer x lr x schedule x batch size x augmentation, tuner's TPE",

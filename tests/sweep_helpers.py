@@ -10,7 +10,7 @@ import pytest
 
 from tuner.errors import run_cli
 
-HEADER = "from ray import tune\nfrom tuner.spec import Sweep\n\n"
+HEADER = "from ray import tune\nfrom tuner import Sweep\n\n"
 TINY = '{"hidden": (32,), "batch_size": 100}'
 
 

@@ -28,9 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from tuner import data as data_lib
-from tuner import train
-from tuner.config import TrainConfig
+from tuner.runfolder import RAY_FOLDER, TRIAL_DIR_PREFIX
+from tuner.train import datasets
+from tuner.train.config import TrainConfig
+from tuner.train.data import Dataset, channel_stats
+from tuner.train.device import DeviceData
+from tuner.train.evaluation import evaluate
+from tuner.train.loop import Run
 from tuner.errors import UserError, run_cli
 
 
@@ -86,16 +90,17 @@ class PILImages(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
 
 
-def baseline_datasets(case: Case, dataset: data_lib.Dataset, data_dir: str | None) -> tuple[Any, Any]:
-    from torchvision import datasets, transforms as T
+def baseline_datasets(case: Case, dataset: Dataset, data_dir: str | None) -> tuple[Any, Any]:
+    from torchvision import datasets as tv_datasets
+    from torchvision import transforms as T
 
-    mean, std = data_lib.channel_stats(dataset.x_train)
+    mean, std = channel_stats(dataset.x_train)
     train_tf = T.Compose([*case.augment, T.ToTensor(), T.Normalize(mean, std)])
     test_tf = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
-    root = data_lib.data_root(data_dir)
+    root = datasets.data_root(data_dir)
     if case.data == "mnist" and (root / "MNIST" / "raw").exists():
-        return (datasets.MNIST(str(root), train=True, transform=train_tf),
-                datasets.MNIST(str(root), train=False, transform=test_tf))
+        return (tv_datasets.MNIST(str(root), train=True, transform=train_tf),
+                tv_datasets.MNIST(str(root), train=False, transform=test_tf))
     return (PILImages(dataset.x_train, dataset.y_train, train_tf), PILImages(dataset.x_test, dataset.y_test, test_tf))
 
 
@@ -141,23 +146,23 @@ def baseline_test(model: nn.Module, test_set: Any, workers: int) -> float:
 # ---------------------------------------------------------------- tuner's loop
 
 
-def tuner_epoch(case: Case, dataset: data_lib.Dataset, epochs: int) -> dict[str, Any]:
+def tuner_epoch(case: Case, dataset: Dataset, epochs: int) -> dict[str, Any]:
     """tuner's loop with no validation split, so it trains on the same images as the baseline."""
     cfg = TrainConfig.from_dict({**case.config, "data": case.data, "epochs": epochs, "val_fraction": 0.0,
                                  "stuck_epochs": 0})
-    run = train.Run(cfg, dataset)
-    test = train.DeviceData(dataset.x_test, dataset.y_test, run.normalizer, run.device, run.train_data.channels_last)
+    run = Run(cfg, dataset)
+    test = DeviceData(dataset.x_test, dataset.y_test, run.normalizer, run.device, run.train_data.channels_last)
     started = time.perf_counter()
     for _ in range(epochs):
         run.train_epoch()
-        acc = train.evaluate(run.model, test, dataset.num_classes, cfg.eval_batch_size, run.precision).acc
+        acc = evaluate(run.model, test, dataset.num_classes, cfg.eval_batch_size, run.precision).acc
     elapsed = time.perf_counter() - started
     steps = run.steps_per_epoch * epochs
     return {"ms_per_step": elapsed / steps * 1e3, "data_ms_per_step": data_time(run) * 1e3, "test_acc": acc,
             "precision": run.precision, "channels_last": run.train_data.channels_last, "device": str(run.device)}
 
 
-def data_time(run: train.Run, steps: int = 200) -> float:
+def data_time(run: Run, steps: int = 200) -> float:
     """Seconds per step spent gathering, augmenting and normalising a batch on the device."""
     data = run.train_data
     aug = None if run.aug.is_identity else run.aug
@@ -183,7 +188,7 @@ def _sync(device: torch.device) -> None:
 
 
 def measure(case: Case, data_dir: str | None, epochs: int) -> dict[str, Any]:
-    dataset = data_lib.load(case.data, data_dir)
+    dataset = datasets.load(case.data, data_dir)
     train_set, test_set = baseline_datasets(case, dataset, data_dir)
     runs = [baseline_epoch(case, train_set, test_set, workers, epochs) for workers in (0, 2)]
     for r in runs:
@@ -206,7 +211,7 @@ def measure(case: Case, data_dir: str | None, epochs: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- the sweep engine's cost per trial
 
 OVERHEAD_SWEEP = """from ray import tune
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(name="overhead", data="synthetic", fixed={{"hidden": (32,), "batch_size": 256, "scheduler": "none"}},
               space={{"lr": tune.loguniform(1e-4, 1e-1)}}, search="random", trial_scheduler="none",
@@ -221,19 +226,20 @@ def sweep_overhead(trials: int) -> dict[str, Any]:
     actor reset, data handoff from the object store, report, checkpoint, scheduling."""
     import ray
 
-    from tuner import engine, spec
+    from tuner.sweep import engine
+    from tuner.sweep.load import load
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "overhead.py"
         path.write_text(OVERHEAD_SWEEP.format(trials=trials))
-        sweep = spec.load(path)
+        sweep = load(path)
         started = time.time()
         run_dir, written = engine.run(sweep, path, engine.RunOptions(results=str(Path(folder) / "run"),
                                                                      dashboard=False))
         slots = min(trials, int(ray.cluster_resources().get("CPU", 1) // sweep.cpu))
         ray.shutdown()
         ended = sorted(json.loads(f.read_text().splitlines()[-1])["reported_at"] - started
-                       for f in (run_dir / "ray").glob("trial_*/result.json"))
+                       for f in (run_dir / RAY_FOLDER).glob(f"{TRIAL_DIR_PREFIX}*/result.json"))
     if len(ended) <= slots + 1:
         raise UserError(f"--sweep-overhead needs more than {slots + 1} trials to see a steady rate")
     steady = (ended[-1] - ended[slots - 1]) / (len(ended) - slots)  # wall seconds per trial, all slots busy
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--only", choices=sorted(cases()), action="append", help="run only this case")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per loop (default 1)")
-    parser.add_argument("--data-dir", help=f"data root (default ${data_lib.DATA_ENV}, else ~/.cache/tuner)")
+    parser.add_argument("--data-dir", help=f"data root (default ${datasets.DATA_ENV}, else ~/.cache/tuner)")
     parser.add_argument("--sweep-overhead", type=int, metavar="TRIALS",
                         help="instead: time a sweep of TRIALS one-epoch synthetic trials (per-trial overhead)")
     args = parser.parse_args(argv)

@@ -9,16 +9,16 @@ import sys
 from tuner.errors import exit_with_error, run_cli
 
 COMMANDS = {
-    "sweep": ("tuner.sweep", "run a sweep file (or --resume a run folder)"),
-    "train": ("tuner.train", "train one configuration, no Ray"),
+    "sweep": ("tuner.sweep.cli", "run a sweep file (or --resume a run folder)"),
+    "train": ("tuner.train.__main__", "train one configuration, no Ray"),
     "analysis": ("tuner.analysis.__main__", "rank a run folder's configurations and write its report"),
     "export": ("tuner.export", "write a Kubeflow Katib Experiment from a sweep file"),
     "bench": ("tuner.bench", "tuner's loop against the studies' loop; the sweep engine's overhead"),
     "rerun": ("tuner.rerun", "retrain one trial of a run folder outside Ray and compare its curve"),
-    "replay": ("tuner.replay", "replay searches against recorded learning curves"),
-    "tables": ("tuner.tables", "pack or show a recorded learning-curve table"),
-    "data": ("tuner.data", "load (and cache) a data set and print its summary"),
-    "models": ("tuner.models", "list the models and their sizes"),
+    "replay": ("tuner.replay.__main__", "replay searches against recorded learning curves"),
+    "tables": ("tuner.replay.packing", "pack or show a recorded learning-curve table"),
+    "data": ("tuner.train.datasets", "load (and cache) a data set and print its summary"),
+    "models": ("tuner.train.models", "list the models and their sizes"),
 }
 
 

@@ -20,17 +20,19 @@ from typing import Any
 import pandas as pd
 import torch
 
-from tuner import data as data_lib
-from tuner import train
-from tuner.config import TrainConfig, trial_values
+from tuner import runfolder
 from tuner.errors import UserError, run_cli
+from tuner.runfolder import HISTORY_FILE, SPEC_FILE, trial_values
+from tuner.train import datasets
+from tuner.train.config import TrainConfig
+from tuner.train.loop import fit
 
 
 def trial_record(run_dir: Path, trial_id: str) -> tuple[dict[str, Any], int | None]:
     """The trial's Tune config and the thread count it trained on."""
-    folders = sorted(run_dir.glob(f"ray*/trial_{trial_id}"))
+    folders = runfolder.trial_folders(run_dir, trial_id)
     if not folders:
-        known = sorted(p.name.removeprefix("trial_") for p in run_dir.glob("ray*/trial_*"))
+        known = sorted(runfolder.trial_id_of(p) for p in runfolder.trial_folders(run_dir))
         raise UserError(f"{run_dir} has no trial {trial_id!r}; its trials: {', '.join(known) or 'none'}")
     folder = folders[0]
     try:
@@ -48,7 +50,9 @@ def trial_record(run_dir: Path, trial_id: str) -> tuple[dict[str, Any], int | No
 def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str = "cpu",
           data_dir: str | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     """(the rerun's epoch records, the recorded history of the trial)."""
-    spec = _read_json(run_dir / "spec.json")
+    if not (run_dir / SPEC_FILE).exists():
+        raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
+    saved = runfolder.read_spec(run_dir)
     config, threads = trial_record(run_dir, trial_id)
     values = trial_values(config)
     if epochs is not None:
@@ -56,8 +60,7 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
             raise UserError(f"--epochs must be at least 1, got {epochs}")
         values["epochs"] = epochs
     cfg = TrainConfig.from_dict({**values, "device": device})
-    sweep = spec.get("sweep", {})
-    dataset = data_lib.load_sized(sweep.get("data", cfg.data), int(sweep.get("subset") or 0), data_dir)
+    dataset = datasets.load_sized(saved.sweep.get("data", cfg.data), int(saved.sweep.get("subset") or 0), data_dir)
     if threads:
         torch.set_num_threads(int(threads))
     records: list[dict[str, Any]] = []
@@ -69,12 +72,12 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
 
     print(f"rerunning trial {trial_id} on {device} with {torch.get_num_threads()} threads: "
           + ", ".join(f"{k}={v}" for k, v in sorted(values.items()) if k not in ("data",)), flush=True)
-    train.fit(cfg, dataset, on_epoch=show)
+    fit(cfg, dataset, on_epoch=show)
     return records, recorded
 
 
 def _history(run_dir: Path, trial_id: str) -> pd.DataFrame:
-    path = run_dir / "history.csv"
+    path = run_dir / HISTORY_FILE
     if not path.exists():
         return pd.DataFrame(columns=["epoch", "val_acc", "val_loss"])
     history = pd.read_csv(path)
@@ -98,15 +101,6 @@ def reproduced(record: dict[str, Any], recorded: pd.DataFrame) -> bool:
     return math.isclose(record["val_acc"], recorded.loc[record["epoch"], "val_acc"], abs_tol=1e-12)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except OSError:
-        raise UserError(f"{path.parent} is not a tuner run folder (no spec.json)") from None
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON ({exc})") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tuner rerun", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trial_id")
     parser.add_argument("--epochs", type=int, help="train this many epochs instead of the trial's own")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
-    parser.add_argument("--data-dir", help=f"data root (default ${data_lib.DATA_ENV}, else ~/.cache/tuner)")
+    parser.add_argument("--data-dir", help=f"data root (default ${datasets.DATA_ENV}, else ~/.cache/tuner)")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():

@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.status import UNUSABLE
+
 METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min", "num_params": "min"}
 SELECTION_METRICS = ("val_acc", "val_loss")  # a sweep selects on the validation split, never on training or test
 OBJECTIVE_METRICS = (*SELECTION_METRICS, "num_params")  # a multi-objective sweep may also weigh the model's size
-UNUSABLE = frozenset({"ERROR", "DIVERGED", "STUCK"})
 CONFIG_PREFIX = "config/"
 
 
@@ -42,6 +43,29 @@ def is_better(value: float, than: float, metric: str) -> bool:
     if math.isnan(than):
         return True
     return value > than if direction(metric) == "max" else value < than
+
+
+def best_value(values: Iterable[float], metric: str) -> float:
+    """The best of `values` for `metric`, NaN left out; NaN when none is left."""
+    numbers = [v for v in values if v is not None and not math.isnan(v)]
+    if not numbers:
+        return math.nan
+    return max(numbers) if direction(metric) == "max" else min(numbers)
+
+
+def optuna_direction(metric: str) -> str:
+    """Optuna's name for the metric's direction: 'maximize' or 'minimize'."""
+    return "maximize" if direction(metric) == "max" else "minimize"
+
+
+def best_first(metric: str) -> bool:
+    """Whether sorting by the metric in descending order puts the best first (pandas: ascending=not best_first)."""
+    return direction(metric) == "max"
+
+
+def worse_by(value: float, gap: float, metric: str) -> float:
+    """The value `gap` short of `value` in the metric's direction (a target within `gap` of the best)."""
+    return value - gap if direction(metric) == "max" else value + gap
 
 
 def sort_key(value: float, metric: str) -> float:

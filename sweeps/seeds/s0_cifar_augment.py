@@ -23,7 +23,7 @@ REDUCED budget for a CPU, as run for analysis/s0 (not the study's protocol: one 
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s0_cifar_augment",

@@ -36,7 +36,7 @@ within 10 epochs; 90 trial-epochs, ~8 min):
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s0_cifar_grid",

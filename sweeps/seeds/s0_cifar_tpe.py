@@ -23,7 +23,7 @@ Plateau patience 3):
         --set fixed.subset=10000 --set step_size=4 --set plateau_patience=3
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 GAMMA = {"step": 0.1, "exponential": 0.9}  # StepLR factor per step, ExponentialLR factor per epoch
 

@@ -21,7 +21,7 @@ Budget: 2 settings x 3 seeds = 6 trials x 20 epochs = 120 trial-epochs (~10 min 
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s0_mnist_augment",

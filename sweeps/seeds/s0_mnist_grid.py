@@ -35,7 +35,7 @@ steps; on this 2-core CPU with one core per trial, about 6-10 s an epoch, two tr
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s0_mnist_grid",

@@ -18,7 +18,7 @@ grid's 540 (180 per seed). About 15-25 min on 2 CPU cores.
     python -m tuner.sweep sweeps/seeds/s0_mnist_tpe.py
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 GAMMA = {"step": 0.1, "exponential": 0.9}  # StepLR factor per step, ExponentialLR factor per epoch
 

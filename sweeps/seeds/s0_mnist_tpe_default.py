@@ -7,7 +7,7 @@ compare at equal compute. Run on seed 0 like the grid in analysis/s0 (about 25 m
     python -m tuner.sweep sweeps/seeds/s0_mnist_tpe_default.py --set seeds=0
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 GAMMA = {"step": 0.1, "exponential": 0.9}  # StepLR factor per step, ExponentialLR factor per epoch
 

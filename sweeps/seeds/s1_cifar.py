@@ -45,7 +45,7 @@ images, the whole test set; 180 short trial-epochs, ~12 min):
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 OPTIMIZERS = [  # (optimizer, its PyTorch default lr, its PyTorch default weight decay)
     ("adamw", 0.001, 0.01),

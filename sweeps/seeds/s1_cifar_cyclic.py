@@ -19,7 +19,7 @@ whole test set):
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s1_cifar_cyclic",

@@ -18,7 +18,7 @@ whole test set):
     python -m tuner.sweep sweeps/seeds/s1_cifar_tpe.py --set fixed.subset=10000
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 WEIGHT_DECAY = {"adamw": 0.01}  # PyTorch's AdamW default; Adagrad and Adamax default to 0
 

@@ -27,7 +27,7 @@ Budget: 3 optimizers x 3 seeds = 9 trials x 5 epochs = 45 trial-epochs (a 100k-p
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s1_mnist_optimizers",

@@ -25,7 +25,7 @@ Budget: 4 schedules x 3 seeds = 12 trials x 15 epochs = 180 trial-epochs (~8 min
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s1_mnist_schedulers",

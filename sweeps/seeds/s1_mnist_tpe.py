@@ -17,7 +17,7 @@ trial-epochs (60-90 with asynchronous promotion), then the best 3 rerun on seeds
     python -m tuner.sweep sweeps/seeds/s1_mnist_tpe.py
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 GAMMA = {"step": 0.1, "exponential": 0.9}
 

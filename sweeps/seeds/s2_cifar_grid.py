@@ -34,7 +34,7 @@ images, the whole test set):
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 ROWS = [
     # model, hidden FC sizes, channel dropout, optimizer, lr, momentum, weight decay

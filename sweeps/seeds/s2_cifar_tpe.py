@@ -24,7 +24,7 @@ seeds, 8,000 train / 2,000 validation images, the whole test set):
     python -m tuner.sweep sweeps/seeds/s2_cifar_tpe.py --num-samples 16 --max-epochs 15 --set seeds=0 --set fixed.subset=10000
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 
 def space(trial):

@@ -30,7 +30,7 @@ epochs, 4,000 train / 1,000 validation images, the whole test set; ~35 min on 2 
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 ROWS = [  # (model, width, depth, mlp_dim, token_dim, batch_size); None = not a knob of that model
     ("tinyvgg", 128, None, None, None, 128),

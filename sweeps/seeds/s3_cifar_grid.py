@@ -52,7 +52,7 @@ from itertools import product
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 BATCH = [32, 64, 128]
 # one row per configuration: (model, width, depth, mlp_dim, token_dim, batch_size); None = not a knob of that model

@@ -27,7 +27,7 @@ within 15 minutes, ASHA grace 2, no confirm seeds, 4,000 train / 1,000 validatio
         --set fixed.subset=5000 --set grace_period=2 --time-budget 900
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 
 def space(trial):

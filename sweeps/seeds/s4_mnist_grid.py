@@ -28,7 +28,7 @@ Budget: 3 rows x 3 seeds = 9 trials x 25 epochs = 225 trial-epochs (a 109k-param
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 sweep = Sweep(
     name="s4_mnist_grid",

@@ -15,7 +15,7 @@ optimizer, not a saving. ~10 min on 2 CPU cores.
     python -m tuner.sweep sweeps/seeds/s4_mnist_tpe.py
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 
 def space(trial):

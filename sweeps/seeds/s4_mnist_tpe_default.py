@@ -7,7 +7,7 @@ trial-epochs against the grid's 225 (3 points x 3 seeds). About 12 minutes on 2 
     python -m tuner.sweep sweeps/seeds/s4_mnist_tpe_default.py
 """
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 
 def space(trial):

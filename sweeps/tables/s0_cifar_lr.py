@@ -17,7 +17,7 @@ over 12, the whole 10,000-image test set for the packed test accuracies: 2 x 6 x
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 LEARNING_RATES = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 

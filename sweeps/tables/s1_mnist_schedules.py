@@ -15,7 +15,7 @@ most (diverged and stuck trials end early); ~45 min on 2 CPU cores. Recorded, th
 
 from ray import tune
 
-from tuner.spec import Sweep
+from tuner import Sweep
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 import webbrowser
 
-from tuner.analysis import tables
+from tuner.analysis import report_tables as tables
 from tuner.analysis.load import load_run
 from tuner.analysis.report import write_report
 from tuner.errors import UserError, run_cli
-from tuner.results import ranking_table
+from tuner.analysis.text import ranking_table
 
 
 def main(argv: list[str] | None = None) -> int:

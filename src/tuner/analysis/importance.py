@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from tuner import select
 from tuner.analysis.load import RunData
 
 MIN_TRIALS = 4
@@ -28,7 +29,7 @@ def study_from_trials(run: RunData) -> tuple[optuna.Study, list[str]]:
     names = [c for c in run.config_columns if trials[c].notna().all() and trials[c].nunique() > 1]
     distributions = {name: _distribution(trials[name], run, name.removeprefix("config/")) for name in names}
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a throwaway in-memory study: no "created" line
-    study = optuna.create_study(direction="maximize" if run.mode == "max" else "minimize")
+    study = optuna.create_study(direction=select.optuna_direction(metric))
     for _, row in trials.iterrows():
         params = {name.removeprefix("config/"): _param(row[name], distributions[name]) for name in names}
         dists = {name.removeprefix("config/"): d for name, d in distributions.items()}

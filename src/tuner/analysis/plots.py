@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from tuner import select  # noqa: E402
+from tuner.status import Status  # noqa: E402
 from tuner.analysis.load import RunData  # noqa: E402
 
 TOP_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
@@ -36,7 +38,7 @@ def learning_curves(run: RunData, top: int = 5) -> Figure:
     fig, (acc_ax, loss_ax, lr_ax) = plt.subplots(1, 3, figsize=(16, 4.6))
     history = run.history
     leaders = list(run.usable["trial_id"].head(top))
-    stopped = set(run.trials.loc[run.trials["status"] != "TERMINATED", "trial_id"])
+    stopped = set(run.trials.loc[run.trials["status"] != Status.TERMINATED, "trial_id"])
     for trial_id, curve in history.groupby("trial_id"):
         if trial_id in leaders:
             continue
@@ -130,8 +132,8 @@ def effects(run: RunData) -> Figure | None:
     for ax, name in zip(axes.flat, names):
         values = trials[f"config/{name}"]
         y = _scale(metric, trials[metric])
-        colours = np.where(trials["status"].isin(["DIVERGED", "STUCK"]), "#d62728",
-                           np.where(trials["status"] == "TERMINATED", "#1f77b4", "#7f7f7f"))
+        colours = np.where(trials["status"].isin([Status.DIVERGED, Status.STUCK]), "#d62728",
+                           np.where(trials["status"] == Status.TERMINATED, "#1f77b4", "#7f7f7f"))
         if _is_numeric(values):
             ax.scatter(values, y, c=colours, s=22, alpha=0.8)
             if _log_scaled(run, name, values):
@@ -178,10 +180,10 @@ def parallel_coordinates(run: RunData) -> Figure | None:
     score = _scale(metric, trials[metric])
     columns.append((score - score.min()) / (score.max() - score.min() or 1))
     fig, ax = plt.subplots(figsize=(max(8, 1.8 * len(columns)), 4.5))
-    cmap = plt.get_cmap("viridis" if run.mode == "max" else "viridis_r")
+    cmap = plt.get_cmap("viridis" if select.best_first(metric) else "viridis_r")
     norm = plt.Normalize(score.min(), score.max())
     matrix = np.column_stack(columns)
-    for row, value in sorted(zip(matrix, score), key=lambda pair: pair[1] if run.mode == "max" else -pair[1]):
+    for row, value in sorted(zip(matrix, score), key=lambda pair: -select.sort_key(pair[1], metric)):
         ax.plot(range(len(columns)), row, color=cmap(norm(value)), alpha=0.7, linewidth=1.2)
     for i, levels in enumerate(ticks):
         if levels:

@@ -14,12 +14,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tuner import data as data_lib
-from tuner.analysis import importance, plots, tables
+from tuner.train import datasets as data_lib
+from tuner.analysis import importance, plots
+from tuner.analysis import report_tables as tables
 from tuner.analysis.load import RunData
 from tuner.errors import UserError
+from tuner.runfolder import PREDICTIONS_FILE, REPORT_DIR, REPORT_FILE
+from tuner.status import Status
 
-FIGURE_DIR = "report_files"
 STYLE = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;padding:16px 28px;
 color:#222;line-height:1.45}
@@ -38,7 +40,7 @@ class Page:
     def __init__(self, run: RunData):
         self.run = run
         self.parts: list[str] = []
-        self.figure_dir = run.run_dir / FIGURE_DIR
+        self.figure_dir = run.run_dir / REPORT_DIR
         self.figure_dir.mkdir(exist_ok=True)
 
     def add(self, markup: str) -> None:
@@ -84,7 +86,7 @@ def write_report(run: RunData, top: int = 10, compare: str | None = None, data_d
     compare_section(page, compare or tables.default_compare(run))
     test_section(page, data_dir)
     diagnostics_section(page)
-    path = run.run_dir / "report.html"
+    path = run.run_dir / REPORT_FILE
     path.write_text(page.html())
     return path
 
@@ -97,7 +99,7 @@ def header(page: Page) -> None:
     for missing in run.missing:
         page.note(f"Missing: {missing}.", "warn")
     compute = tables.compute_used(run)
-    statuses = ", ".join(f"{n} {s.lower().replace('_', ' ')}" for s, n in tables.status_counts(run).items())
+    statuses = ", ".join(f"{n} {_label(s)}" for s, n in tables.status_counts(run).items())
     info = run.info or {}
     rows = [("data set", sweep.get("data")), ("model", _fixed_or_searched(run, "model")),
             ("search", f"{sweep.get('search')} · trial scheduler {sweep.get('trial_scheduler')}"
@@ -110,6 +112,10 @@ def header(page: Page) -> None:
             ("environment", _environment(run.spec))]
     page.add('<table class="kv">' + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                                            for k, v in rows) + "</table>")
+
+
+def _label(status: str) -> str:
+    return Status(status).label if status in set(Status) else status
 
 
 def _fixed_or_searched(run: RunData, key: str) -> str:
@@ -223,13 +229,13 @@ def test_section(page: Page, data_dir: str | None) -> None:
     page.note(f"Test accuracy {pct(best['test_acc'])}, loss {best['test_loss']:.4f}, trial {best['trial_id']}.")
     page.figure(plots.confusion(best), "confusion", "confusion matrix on the test set")
     page.figure(plots.per_class(best), "per_class", "per-class test accuracy")
-    predictions = run.run_dir / "test_predictions.csv"
+    predictions = run.run_dir / PREDICTIONS_FILE
     if not predictions.exists():
-        page.note("test_predictions.csv is missing: no sample predictions to show.", "warn")
+        page.note(f"{PREDICTIONS_FILE} is missing: no sample predictions to show.", "warn")
         return
     try:
         dataset = data_lib.load_sized(run.sweep.get("data", "mnist"), int(run.sweep.get("subset", 0) or 0),
-                                      data_dir, test_images=500)
+                                      data_dir, test_images=500, fetch=False)  # a report never downloads
     except UserError as exc:
         page.note(f"Sample predictions not shown: the data set could not be loaded here ({exc}).", "warn")
         return

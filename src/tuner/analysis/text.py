@@ -1,0 +1,40 @@
+"""The ranking as the terminal shows it: `python -m tuner.sweep` at the end of a sweep and `python -m tuner.analysis`
+print the same table, in tuner.select's order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from tuner import select
+
+
+def ranking_table(trials: pd.DataFrame, metric: str = "val_acc", top: int = 10) -> str:
+    """Top-k configurations for the terminal, in tuner.select's order: searched values, the metric (mean ± std over
+    seeds where there are several), seeds, epochs, statuses."""
+    if trials.empty:
+        return "no trial reported a result"
+    table = select.ranking(trials, metric).head(top)
+    config_cols = select.config_columns(trials)
+    header = ["#", *[c.removeprefix("config/") for c in config_cols], metric, "seeds", "epochs", "status"]
+    rows = [[str(i + 1), *[_short(r[c]) for c in config_cols], _metric_text(r, metric), str(r["seeds"]),
+             str(r["epochs"]), r["status"]] for i, (_, r) in enumerate(table.iterrows())]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def _metric_text(row: pd.Series, metric: str) -> str:
+    mean, std = row[f"{metric} mean"], row[f"{metric} std"]
+    if pd.isna(mean):
+        return "-"
+    show = (lambda v: f"{v:.2%}") if metric.endswith("acc") else (lambda v: f"{v:.4f}")
+    return f"{show(mean)} ± {show(std)}" if not pd.isna(std) else show(mean)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

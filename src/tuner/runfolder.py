@@ -1,0 +1,338 @@
+"""The run folder's vocabulary (contract: docs/run-folder.md): its file names, trials.csv's and history.csv's
+columns, the one builder of the trials table, the one reader of spec.json.
+
+The sweep's writer (tuner.sweep.writer) and every reader (tuner.analysis, tuner.replay's tables, warm starts,
+`tuner rerun`, --resume) use these names and functions and no literals of their own. Plain Python, numpy and
+pandas: reading a run folder needs neither torch nor Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tuner import select
+from tuner.errors import UserError
+from tuner.status import FitEnd, Status, status_of
+
+SWEEP_FILE = "sweep.py"  # the sweep file as run (what --resume executes)
+SPEC_FILE = "spec.json"  # the sweep as run: fields, command-line changes, plan, environment
+TRIALS_FILE = "trials.csv"
+HISTORY_FILE = "history.csv"
+BEST_FILE = "best.json"
+MODEL_FILE = "best_model.pt"
+PREDICTIONS_FILE = "test_predictions.csv"
+TEST_LOG = "test_evaluations.jsonl"  # one line each time the test set was read
+RUN_FILE = "run.json"
+ERRORS_DIR = "errors"
+REPORT_FILE = "report.html"
+REPORT_DIR = "report_files"
+STUDY_FILE = "optuna.journal"
+MLFLOW_FILE = "mlflow.db"
+RAY_FOLDER = "ray"  # Ray Tune's experiment of the first search round; ray_confirm for its confirm phase
+CONFIRM_FOLDER = "ray_confirm"
+TRIAL_DIR_PREFIX = "trial_"  # ray*/trial_<id>/: Ray's result.json, params.json, error.txt and checkpoints
+STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
+ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
+PAIR_MARK = "+"  # paired hyperparameters: "optimizer+lr": ("sgd", 0.01)
+
+HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
+CONFIG_PREFIX = select.CONFIG_PREFIX
+
+
+# ---------------------------------------------------------------- keys and values
+
+
+def key_parts(key: str) -> list[str]:
+    """The hyperparameters a space key names: "optimizer+lr" -> ["optimizer", "lr"]."""
+    return key.split(PAIR_MARK)
+
+
+def expand_paired(values: dict[str, Any]) -> dict[str, Any]:
+    """Paired hyperparameters: {"optimizer+lr": ("sgd", 0.01)} -> {"optimizer": "sgd", "lr": 0.01}."""
+    out = {}
+    for key, value in values.items():
+        parts = key_parts(key)
+        if len(parts) > 1:
+            out.update(zip(parts, value))
+        else:
+            out[key] = value
+    return out
+
+
+def trial_values(config: dict[str, Any]) -> dict[str, Any]:
+    """A Tune trial's config as plain TrainConfig values: paired keys split, and a confirm-phase trial's `confirm`
+    (the configuration it re-runs) merged beside its seed."""
+    confirm = config.get("confirm", {})
+    rest = {k: v for k, v in config.items() if k != "confirm"}
+    return expand_paired({**confirm, **rest})
+
+
+def format_value(value: Any) -> Any:
+    """A value as trials.csv writes it: tuples and lists as "a,b"."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars to Python ones; NaN (a hyperparameter this trial's branch of the space skipped) to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def searched_keys(searched: Iterable[str] | None, configs: Iterable[dict[str, Any]], fixed: dict[str, Any],
+                  seeds: int) -> list[str]:
+    """trials.csv's config/ columns: the hyperparameters the space searches (`searched`: the parts of its keys, or
+    what a define-by-run function proposes), and the seed where the sweep has several. For a define-by-run space
+    pass the trials' `configs` too: every key a trial set to something other than the fixed value is searched."""
+    keys = set(searched or ())
+    keys |= {k for c in configs for k, v in c.items()
+             if k != "seed" and (k not in fixed or format_value(v) != format_value(fixed[k]))}
+    if seeds > 1:
+        keys.add("seed")
+    return sorted(keys)
+
+
+# ---------------------------------------------------------------- phases, rounds and trial folders
+
+
+def round_folders(number: int) -> tuple[str, str]:
+    """Ray's experiment folders of a sweep's round (1: the sweep as written; 2, ...: each --resume --num-samples)."""
+    return (RAY_FOLDER, CONFIRM_FOLDER) if number == 1 else (f"{RAY_FOLDER}_{number}", f"{CONFIRM_FOLDER}_{number}")
+
+
+def round_label(phase: str, number: int) -> str:
+    return phase if number == 1 else f"{phase}{ROUND_MARK}{number}"
+
+
+def parse_label(label: str) -> tuple[str, int]:
+    """"confirm@2" -> ("confirm", 2)."""
+    phase, _, number = label.partition(ROUND_MARK)
+    return phase, int(number or 1)
+
+
+def folder_phase(folder_name: str) -> str:
+    """The phase label of a Ray experiment folder of the run: ray -> search, ray_confirm_2 -> confirm@2."""
+    rest = folder_name.removeprefix(RAY_FOLDER).lstrip("_")
+    phase = "confirm" if rest.startswith("confirm") else "search"
+    number = rest.removeprefix("confirm").lstrip("_")
+    return round_label(phase, int(number) if number.isdigit() else 1)
+
+
+def trial_dirname(trial_id: str) -> str:
+    return f"{TRIAL_DIR_PREFIX}{trial_id}"
+
+
+def trial_id_of(folder: str | Path) -> str:
+    return Path(folder).name.removeprefix(TRIAL_DIR_PREFIX)
+
+
+def trial_folders(run_dir: Path, trial_id: str = "*") -> list[Path]:
+    """Ray's folders of the run's trials (every round and phase), sorted."""
+    return sorted(p for p in run_dir.glob(f"{RAY_FOLDER}*/{trial_dirname(trial_id)}") if p.is_dir())
+
+
+def failure_count(error_txt: str) -> int:
+    """Times a trial failed, from Ray's error.txt (one 'Failure # N' block per crash or lost process)."""
+    return sum(line.startswith("Failure # ") for line in error_txt.splitlines())
+
+
+# ---------------------------------------------------------------- the trials table
+
+
+@dataclass
+class TrialRecord:
+    """What the trials table needs of one trial, from Ray's Result objects (the writer) or its result.json."""
+
+    trial_id: str
+    phase: str  # label: search, confirm, search@2, ...
+    config: dict[str, Any]  # plain TrainConfig values (trial_values)
+    epochs: pd.DataFrame  # one row per epoch (>= 1) as reported, the last report of an epoch kept
+    status: Status
+    error: str = ""
+    failures: int = 0
+
+
+def epoch_rows(reported: pd.DataFrame | list[dict[str, Any]] | None) -> pd.DataFrame:
+    """The reported results of one trial, one row per epoch (a resumed epoch reported twice keeps its last)."""
+    frame = pd.DataFrame(reported) if reported is not None else pd.DataFrame()
+    if "epoch" not in frame:
+        return pd.DataFrame()
+    return frame[frame["epoch"] >= 1].drop_duplicates("epoch", keep="last").reset_index(drop=True)
+
+
+def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
+                 max_epochs: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials, history) as trials.csv and history.csv hold them, trials in the records' order (unranked)."""
+    trials, history = [], []
+    for record in records:
+        epochs, config = record.epochs, record.config
+        phase, number = parse_label(record.phase)
+        row = {"trial_id": record.trial_id, "status": str(record.status), "epochs": len(epochs)}
+        row.update({f"{CONFIG_PREFIX}{k}": format_value(config.get(k)) for k in keys})
+        row.update(_best_epoch(epochs, metric))
+        row["schedule_epochs"] = config.get("epochs", max_epochs)  # the lr schedule's length
+        row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
+        row["seed"] = config.get("seed", 0)
+        row["num_params"] = _last_int(epochs, "num_params")
+        row.update({"phase": phase, "round": number, "error": record.error, "failures": record.failures})
+        trials.append(row)
+        for epoch in epochs.to_dict("records"):
+            history.append({"trial_id": record.trial_id, **{c: epoch.get(c) for c in HISTORY_COLUMNS[1:]}})
+    return pd.DataFrame(trials), pd.DataFrame(history, columns=HISTORY_COLUMNS)
+
+
+def _best_epoch(epochs: pd.DataFrame, metric: str) -> dict[str, Any]:
+    best = select.best_epoch(epochs, metric)
+    if best is None:
+        return {"val_acc": math.nan, "val_loss": math.nan, "best_epoch": 0, "train_acc": math.nan}
+    return {"val_acc": float(best["val_acc"]), "val_loss": float(best["val_loss"]), "best_epoch": int(best["epoch"]),
+            "train_acc": float(best["train_acc"])}
+
+
+def _last_int(epochs: pd.DataFrame, column: str) -> int | None:
+    if not len(epochs) or column not in epochs or pd.isna(epochs[column].iloc[-1]):
+        return None
+    return int(epochs[column].iloc[-1])
+
+
+def records_from_results(run_dir: Path, spec: RunSpec) -> list[TrialRecord]:
+    """Every trial of a run folder whose sweep has not written trials.csv (running, or killed), from Ray's
+    per-trial result.json (JSON lines, one per report). A trial short of max_epochs is RUNNING: a killed
+    sweep's trials cannot be told from running ones."""
+    records = []
+    for folder in trial_folders(run_dir):
+        reports = _json_lines(folder / "result.json")
+        epochs = epoch_rows(reports)
+        if not len(epochs):
+            continue
+        last = reports[-1]
+        error_file = folder / "error.txt"
+        failures = failure_count(error_file.read_text(errors="replace")) if error_file.exists() else 0
+        status = status_of(last.get("status"), int(last.get("epoch", 0)), spec.max_epochs, finished=False)
+        records.append(TrialRecord(trial_id_of(folder), folder_phase(folder.parent.name),
+                                   trial_values(last.get("config", {})), epochs, status,
+                                   str(last.get("error", ""))[:300] if last.get("status") == FitEnd.CONFIG_ERROR
+                                   else "", failures))
+    return records
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line Ray is writing right now
+            break
+    return out
+
+
+# ---------------------------------------------------------------- spec.json
+
+
+@dataclass
+class RunSpec:
+    """spec.json as every reader sees it, with the defaults of a run recorded by an older tuner filled in once."""
+
+    sweep: dict[str, Any] = field(default_factory=dict)  # the Sweep's fields (space described as text)
+    fixed_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig values every trial shares
+    cli: dict[str, Any] = field(default_factory=dict)  # the command line's changes (re-applied by --resume)
+    expected_trials: int | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] | None = None  # the time budget's plan (tuner.sweep.budget)
+    rounds: list[int] | None = None  # trials drawn in all after each round (a grown sweep has several)
+    mlflow: dict[str, str] | None = None  # the sweep's MLflow parent run
+    warm_start: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)  # everything spec.json holds, as read
+
+    @property
+    def name(self) -> str:
+        return str(self.sweep.get("name") or "")
+
+    @property
+    def metric(self) -> str:
+        return str(self.sweep.get("metric") or "val_acc")
+
+    @property
+    def mode(self) -> str:
+        return select.direction(self.metric) if self.metric in select.METRICS else str(self.sweep.get("mode", "max"))
+
+    @property
+    def max_epochs(self) -> int:
+        return int(self.sweep.get("max_epochs") or 0)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.sweep.get("seeds") or [0])
+
+    @property
+    def space(self) -> Any:
+        return self.sweep.get("space", {})
+
+    @property
+    def searched(self) -> list[str] | None:
+        """The hyperparameters the space searches; None where spec.json cannot say (a define-by-run space
+        recorded before tuner wrote them down)."""
+        if "searched" in self.raw:
+            return list(self.raw["searched"])
+        if isinstance(self.space, dict):
+            return sorted({part for key in self.space for part in key_parts(key)})
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.raw
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RunSpec:
+        known = {f for f in cls.__dataclass_fields__ if f != "raw"}
+        return cls(**{k: v for k, v in raw.items() if k in known}, raw=dict(raw))
+
+
+def read_spec(run_dir: Path, what: str | None = None) -> RunSpec:
+    """spec.json of a run folder; a missing file is an empty RunSpec, an unreadable one a UserError."""
+    path = run_dir / SPEC_FILE
+    raw = read_json(path, what)
+    if raw is not None and not isinstance(raw.get("sweep", {}), dict):
+        raise UserError(f"{what or path}: spec.json's `sweep` is not an object")
+    return RunSpec.from_json(raw or {})
+
+
+def read_json(path: Path, what: str | None = None) -> dict[str, Any] | None:
+    """A JSON object file of the run folder: None if it is missing; a UserError if it is not a JSON object."""
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{what + ': ' if what else ''}{path} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{what + ': ' if what else ''}{path} is not a JSON object")
+    return value
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write a JSON file whole or not at all (write beside it, then rename): a kill mid-write leaves the old one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+        raise UserError(f"{path} is not a readable CSV file ({exc})") from None

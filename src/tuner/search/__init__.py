@@ -1,0 +1,17 @@
+"""Search strategies: which configurations a sweep tries, and which trials it stops early.
+
+    space           how a space is described; the configurations it can produce; start points
+    searches        SEARCHES: grid, random, optuna (tuner's TPE), optuna-tpe, ray-optuna
+    schedulers      TRIAL_SCHEDULERS: none, asha, hyperband, median, optuna-median, ray-asha
+    optuna_search   tuner's Optuna search (trials told as they ended), samplers, the study's journal
+    warm            warm starts: an earlier run's trials told to a new study
+
+Factories take a Sweep (tuner.sweep.spec) and return Ray Tune's own objects; nothing here imports the sweep layer.
+"""
+
+from tuner.search.optuna_search import SAMPLERS
+from tuner.search.schedulers import TRIAL_SCHEDULERS, trial_scheduler
+from tuner.search.searches import OPTUNA_SEARCHES, SEARCHES, objectives, search_algorithm
+
+__all__ = ["OPTUNA_SEARCHES", "SAMPLERS", "SEARCHES", "TRIAL_SCHEDULERS", "objectives", "search_algorithm",
+           "trial_scheduler"]

@@ -1,0 +1,340 @@
+"""Run a Sweep with Ray Tune: a new run folder, its phases (each round's search, then the confirm phase), --resume
+and grow (--resume --num-samples), the run folder written at the end.
+
+The library behind `python -m tuner.sweep`. The Tune objects of each phase are built in tuner.sweep.tuners, the
+run folder is written by tuner.sweep.writer, the Ray session started by tuner.sweep.ray_session.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+from tuner import runfolder, search
+from tuner.errors import UserError
+from tuner.integrations import mlflow_tracking as tracking
+from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE, RunSpec
+from tuner.search import warm as warm_lib
+from tuner.search.optuna_search import study_storage as journal_storage
+from tuner.sweep import budget, storage, tuners, writer
+from tuner.sweep.lifecycle import TrialEnds
+from tuner.sweep.ray_session import dashboard_hint, fit_to_local_resources, start_ray
+from tuner.sweep.spec import Sweep
+from tuner.sweep.validate import check_with_data
+from tuner.train import datasets
+from tuner.train.data import Dataset
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays quiet, ProgressLine reports
+# Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
+# checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+SMOKE_TEST_IMAGES = 500
+
+
+@dataclass
+class RunOptions:
+    results: str | None = None  # the run folder, or a URI (s3://...) for Ray's storage_path; default runs/<name>-<ts>
+    data_dir: str | None = None
+    address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
+    dashboard: bool = True
+    dashboard_host: str = "127.0.0.1"
+    device: str = "auto"  # where the driver evaluates the chosen model on the test set
+    cli: dict[str, Any] = field(default_factory=dict)  # how the sweep was changed on the command line
+    started: float = field(default_factory=time.time)  # when the command started: the time budget counts from here
+    mlflow: str | None = None  # --mlflow: "default" (SQLite in the run folder) or a tracking URI; None: off
+    tracking: dict[str, str] | None = None  # the sweep's MLflow parent run (spec.json keeps it for --resume)
+    warm_start: list[str] = field(default_factory=list)  # --warm-start RUN_DIR ...: earlier runs the search learns from
+    plan: bool = True  # with a time budget: size the sweep to it (tuner.plan); False: as written, stopped at the end
+
+    def deadline(self, sweep: Sweep) -> float | None:
+        return self.started + sweep.time_budget_s if sweep.time_budget_s else None
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the sweep; the run folder holds everything finished, nothing was tested."""
+
+    def __init__(self, run_dir: Path, written: dict[str, Any], signal_name: str):
+        super().__init__(signal_name)
+        self.run_dir, self.written, self.signal_name = run_dir, written, signal_name
+
+
+def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
+    if storage.is_uri(options.results):
+        if storage.exists(options.results):
+            raise UserError(f"--results {options.results} exists; resume it with --resume {options.results}")
+        run_dir = storage.staging_dir(options.results)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"{run_dir} (the local copy of --results {options.results}) exists and is not empty")
+        return run_dir
+    if options.results:
+        run_dir = Path(options.results)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"--results {run_dir} exists and is not empty; resume it with --resume {run_dir}")
+        return run_dir
+    return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def open_run(location: str) -> tuple[Path, RunSpec]:
+    """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>):
+    it has spec.json, sweep.py and Ray's experiment state. Returns the local folder and its spec.json."""
+    run_dir = storage.download_run(location) if storage.is_uri(location) else Path(location)
+    missing = [name for name in (SPEC_FILE, SWEEP_FILE) if not (run_dir / name).exists()]
+    if not storage.exists(experiment_path(run_dir, location), RAY_FOLDER):
+        missing.append(RAY_FOLDER)
+    if missing:
+        raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
+    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}")
+
+
+def experiment_path(run_dir: Path, results: str | None) -> str:
+    """Where Ray Tune keeps the experiment and checkpoints: the --results URI, else the run folder."""
+    return results if storage.is_uri(results) else str(run_dir.resolve())
+
+
+def load_data(sweep: Sweep, data_dir: str | None) -> Dataset:
+    return datasets.load_sized(sweep.data, sweep.subset, data_dir, SMOKE_TEST_IMAGES)
+
+
+def seconds_left(deadline: float | None) -> float | None:
+    """What a time budget leaves for the next phase's Tuner, at least a second; None without a budget."""
+    return None if deadline is None else max(deadline - time.time(), 1)
+
+
+# ---------------------------------------------------------------- running
+
+
+def environment() -> dict[str, Any]:
+    """Git commit, package versions and the command, saved with every run so any trial can be re-run."""
+    versions = {}
+    for package in ("torch", "torchvision", "ray", "optuna", "pandas", "numpy", "matplotlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"git_commit": commit, "versions": versions, "python": platform.python_version(),
+            "host": platform.node(), "command": " ".join(sys.argv)}
+
+
+def prepare(sweep: Sweep, sweep_path: Path, options: RunOptions, planned: budget.Plan | None = None) -> Path:
+    run_dir = new_run_dir(sweep, options)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sweep_path, run_dir / SWEEP_FILE)
+    resolved = {"sweep": sweep.to_json(), "fixed_config": sweep.fixed_config(),
+                "searched": sorted(sweep.searched_names()), "cli": options.cli,
+                "expected_trials": sweep.expected_trials(), "environment": environment(),
+                "plan": planned.to_json() if planned else None}
+    runfolder.write_json(run_dir / SPEC_FILE, resolved)
+    if storage.is_uri(options.results):
+        storage.upload(run_dir, options.results, [SWEEP_FILE, SPEC_FILE])
+    return run_dir
+
+
+def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, tuner: Any,
+            resumed: bool = False, rounds: list[int] | None = None) -> dict[str, Any]:
+    """Run (or finish) each round's search, then the confirm phase if the sweep asks for one and the search
+    completed; write the run folder. Raises SweepInterrupted after Ctrl-C or SIGTERM, once what finished is
+    written. `rounds`: trials drawn in all after each round (spec.json "rounds"; more than one after a grow)."""
+    started = time.time()
+    deadline = options.deadline(sweep)
+    rounds = rounds or [sweep.samples]
+    print(f"run folder: {run_dir}", flush=True)
+    grids, ends = [], {}
+    for number in range(1, len(rounds) + 1):
+        if number > 1:
+            tuner = next_round_tuner(sweep, run_dir, dataset, options, rounds, number, deadline)
+        ended_by = _fit(tuner, runfolder.round_label("search", number), grids, ends, deadline)
+        if ended_by == "completed":
+            ended_by = confirm_round(sweep, run_dir, dataset, options, grids, ends, deadline, number,
+                                     last=number == len(rounds))
+        if ended_by != "completed":
+            break
+    signal_name = next((e.signal for e in ends.values() if e.signal), None)
+    info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+            "finished": None, "wall_time_s": None, "ended_by": ended_by, "resumed": resumed,
+            "ray_address": options.address or "local", "expected_trials": sweep.expected_trials(),
+            "phases": [phase for phase, _ in grids], "rounds": rounds}
+    previous = _previous_wall_time(run_dir) if resumed else 0.0
+    try:
+        info = _timed(info, started, previous)
+        written = writer.write(run_dir, sweep, grids, dataset, info, options.device, ends)
+    except KeyboardInterrupt:  # during the test evaluation: what is written stays, nothing counts as chosen
+        info = _timed({**info, "ended_by": "interrupted"}, started, previous)
+        runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
+        raise SweepInterrupted(run_dir, {"run": info, "best": None, "trials": None}, "SIGINT") from None
+    if options.tracking:
+        tracking.finish(options.tracking, written["trials"], written["history"], written["best"], ended_by)
+    if ended_by == "interrupted":
+        raise SweepInterrupted(run_dir, written, signal_name or "SIGINT")
+    return written
+
+
+def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
+                  grids: list[tuple[str, Any]], ends: dict[str, TrialEnds], deadline: float | None, number: int,
+                  last: bool) -> str:
+    """A round's confirm phase: finished again if it ran before, started only for the last round (it confirms the
+    best of every round's search)."""
+    folder = runfolder.round_folders(number)[1]
+    storage_path = experiment_path(run_dir, options.results)
+    if not sweep.needs_confirm or not (last or storage.exists(storage_path, folder)):
+        return "completed"
+    left = None if deadline is None else deadline - time.time()
+    if left is not None and left < 1:
+        print("the time budget left no time for the confirm phase: the choice is among unconfirmed "
+              "configurations", flush=True)
+        return "time_budget"
+    confirm = tuners.confirm_tuner(sweep, dataset, storage_path, grids, left, tracking_callbacks(options, "confirm"),
+                                   folder)
+    label = runfolder.round_label("confirm", number)
+    return "completed" if confirm is None else _fit(confirm, label, grids, ends, deadline)
+
+
+def next_round_tuner(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
+                     rounds: list[int], number: int, deadline: float | None) -> Any:
+    """A grown sweep's search round: restored if it started before, else new, with the Optuna study (the run
+    folder's journal: every earlier trial) intact."""
+    folder = runfolder.round_folders(number)[0]
+    storage_path = experiment_path(run_dir, options.results)
+    if storage.exists(storage_path, folder):
+        return tuners.restored_tuner(sweep, dataset, storage_path, folder)
+    more = tuners.round_sweep(sweep, rounds, number)
+    print(f"round {number}: {more.samples} more trials ({rounds[number - 1]} in all), search seed "
+          f"{more.search_seed}", flush=True)
+    return tuners.build_tuner(more, dataset, storage_path, seconds_left(deadline),
+                              tracking_callbacks(options, "search"), study_storage(sweep, run_dir), folder)
+
+
+def tracking_callbacks(options: RunOptions, phase: str) -> list[Any]:
+    return [tracking.MLflowTrials(**options.tracking, phase=phase)] if options.tracking else []
+
+
+def study_storage(sweep: Sweep, run_dir: Path) -> Any:
+    """An Optuna search's study lives in the run folder (optuna-dashboard reads it; --resume continues it)."""
+    return journal_storage(run_dir) if sweep.search in search.OPTUNA_SEARCHES else None
+
+
+def start_tracking(sweep: Sweep, run_dir: Path, options: RunOptions) -> None:
+    """--mlflow: the sweep's parent run, recorded in spec.json so that --resume logs into the same runs."""
+    if not options.mlflow:
+        return
+    uri = tracking.mlflow_uri(options.mlflow, run_dir)
+    options.tracking = tracking.start_parent(uri, sweep.name, sweep.name, run_dir, sweep.fixed_config())
+    _add_to_spec(run_dir, {"mlflow": options.tracking})
+    print(f"MLflow: {uri} (experiment {sweep.name!r}); open it with mlflow ui --backend-store-uri {uri}"
+          if uri.startswith("sqlite") else f"MLflow: {uri} (experiment {sweep.name!r})", flush=True)
+
+
+def _add_to_spec(run_dir: Path, entries: dict[str, Any]) -> None:
+    resolved = runfolder.read_json(run_dir / SPEC_FILE) or {}
+    runfolder.write_json(run_dir / SPEC_FILE, {**resolved, **entries})
+
+
+def _fit(tuner: Any, phase: str, grids: list[tuple[str, Any]], ends: dict[str, TrialEnds],
+         deadline: float | None) -> str:
+    """tuner.fit() with Ctrl-C and SIGTERM turned into Tune's graceful stop; returns what ended the phase."""
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        grid = tuner.fit()
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    grids.append((phase, grid))
+    ends[phase] = TrialEnds.current
+    if ends[phase].signal:
+        return "interrupted"
+    if deadline is not None and time.time() >= deadline:
+        return "time_budget"
+    return "completed"
+
+
+def _timed(info: dict[str, Any], started: float, previous: float) -> dict[str, Any]:
+    wall = time.time() - started
+    return {**info, "finished": datetime.now().isoformat(timespec="seconds"), "wall_time_s": round(wall, 2),
+            "total_wall_time_s": round(previous + wall, 2)}
+
+
+def _previous_wall_time(run_dir: Path) -> float:
+    try:
+        return float((runfolder.read_json(run_dir / runfolder.RUN_FILE) or {}).get("total_wall_time_s", 0))
+    except (UserError, ValueError):
+        return 0.0
+
+
+def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict[str, Any]]:
+    """Start a new sweep: data loaded and every configuration checked, run folder, Ray, Tune; returns (run folder,
+    written results)."""
+    warm = warm_lib.collect(sweep, warm_lib.check_runs(options.warm_start)) if options.warm_start else None
+    dataset = load_data(sweep, options.data_dir)
+    check_with_data(sweep, dataset, str(sweep_path))
+    sweep, planned = budget.plan_budget(sweep, dataset, options.deadline(sweep), bool(options.address), options.plan)
+    if options.mlflow:
+        tracking.check_reachable(options.mlflow)
+    run_dir = prepare(sweep, sweep_path, options, planned)
+    study = study_storage(sweep, run_dir)
+    if warm is not None:
+        warm_lib.give(sweep, study, warm)
+        _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)})
+    try:
+        start_tracking(sweep, run_dir, options)
+    except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
+    storage_path = experiment_path(run_dir, options.results)
+    if options.address:
+        storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
+    sweep = fit_to_local_resources(sweep, bool(options.address))
+    deadline = options.deadline(sweep)
+    tuner = tuners.build_tuner(sweep, dataset, storage_path, seconds_left(deadline),
+                               tracking_callbacks(options, "search"), study)
+    if study is not None:
+        print(f"Optuna study: {run_dir / runfolder.STUDY_FILE} (optuna-dashboard {run_dir / runfolder.STUDY_FILE})",
+              flush=True)
+    return run_dir, execute(sweep, run_dir, dataset, options, tuner)
+
+
+def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] | None = None) -> tuple[Path,
+                                                                                                   dict[str, Any]]:
+    """Continue a killed or interrupted sweep with Tuner.restore: finished trials stay, unfinished ones restart
+    from their checkpoints. With more `rounds` than before (--resume RUN_DIR --num-samples N) the finished sweep
+    grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
+    dataset = load_data(sweep, options.data_dir)
+    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
+    storage_path = experiment_path(run_dir, options.results)
+    if options.address:
+        storage.check_visible_from_every_node(storage_path, "the run's storage")
+    sweep = fit_to_local_resources(sweep, bool(options.address))
+    if options.tracking:
+        tracking.reopen(options.tracking)
+    tuner = tuners.restored_tuner(sweep, dataset, storage_path, RAY_FOLDER)
+    return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
+
+
+def grow(run_dir: Path, saved: RunSpec, sweep: Sweep, num_samples: int) -> list[int]:
+    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all, saved in
+    spec.json (a later --resume finishes the same rounds)."""
+    if sweep.search == "grid":
+        raise UserError("--num-samples with --resume grows a random or Optuna search; a grid's trials are its points "
+                        "(write a sweep file with more points or seeds)")
+    rounds = list(saved.rounds or [sweep.samples])
+    if num_samples <= rounds[-1]:
+        raise UserError(f"--num-samples {num_samples}: the sweep has drawn {rounds[-1]} trials already; give more to "
+                        "grow it")
+    rounds.append(num_samples)
+    runfolder.write_json(run_dir / SPEC_FILE, {**saved.to_json(), "rounds": rounds})
+    return rounds

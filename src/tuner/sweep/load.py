@@ -1,0 +1,105 @@
+"""Loading a sweep file, and the command line's changes to it (--set, --smoke)."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import sys
+import traceback
+from dataclasses import fields
+from pathlib import Path
+
+from tuner.errors import UserError
+from tuner.search.space import grid_values
+from tuner.sweep.spec import SMOKE_TRAIN_IMAGES, SWEEP_MODULE, Sweep, coerce_sweep_field, field_types
+from tuner.sweep.validate import validate
+from tuner.train.config import TrainConfig, field_names
+
+
+def load(path: str | Path) -> Sweep:
+    """Import a sweep file and return its validated Sweep."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"sweep file {path} not found")
+    spec = importlib.util.spec_from_file_location(SWEEP_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[SWEEP_MODULE] = module  # Tune pickles the search space (a define-by-run function) by reference
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise UserError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    except Exception as exc:
+        line = _line_in(path, exc)
+        raise UserError(f"{path}{line}: {type(exc).__name__}: {exc}") from None
+    sweep = getattr(module, "sweep", None)
+    if sweep is None:
+        raise UserError(f"{path} defines no `sweep = Sweep(...)`")
+    if not isinstance(sweep, Sweep):
+        raise UserError(f"{path}: `sweep` is a {type(sweep).__name__}, expected a tuner Sweep "
+                        "(from tuner import Sweep)")
+    if not sweep.name:
+        sweep.name = path.stem
+    validate(sweep, where=str(path))
+    return sweep
+
+
+def _line_in(path: Path, exc: BaseException) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).resolve() == path.resolve():
+            return f":{frame.lineno}"
+    return ""
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
+    """--set key=value: a Sweep field is overridden; a TrainConfig field is fixed (and leaves the space).
+
+    `fixed.KEY=value` always fixes the TrainConfig field, for the names both have (`subset`: the Sweep's cuts
+    the data in the driver, test set included; TrainConfig's trains on fewer images and tests on all).
+    """
+    sweep = dataclasses.replace(sweep, fixed=dict(sweep.fixed),
+                                space=dict(sweep.space) if isinstance(sweep.space, dict) else sweep.space)
+    sweep_fields = {f.name: f for f in fields(Sweep)}
+    hints = field_types()
+    for key, value in assignments.items():
+        if key in ("fixed", "space", "objectives"):
+            raise UserError(f"--set {key}=... is not supported; edit the sweep file")
+        if key.startswith("fixed.") and key.removeprefix("fixed.") in field_names():
+            _fix(sweep, key.removeprefix("fixed."), value)
+        elif key in sweep_fields:
+            setattr(sweep, key, coerce_sweep_field(key, value, hints[key]))
+        elif key in field_names():
+            _fix(sweep, key, value)
+        else:
+            known = list(sweep_fields) + field_names()
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserError(f"--set: unknown key {key!r}{hint}; use a Sweep field or a TrainConfig field")
+    return sweep
+
+
+def _fix(sweep: Sweep, key: str, value: str) -> None:
+    """The key leaves the space and the start points: a fixed value holds for every trial."""
+    sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
+    if isinstance(sweep.space, dict):
+        sweep.space.pop(key, None)
+    sweep.start = [{k: v for k, v in point.items() if k != key} for point in sweep.start]
+
+
+def smoke(sweep: Sweep) -> Sweep:
+    """2 trials x 1 epoch on a small subset: does this sweep file run at all?"""
+    space = sweep.space
+    if isinstance(space, dict):
+        from ray import tune
+
+        space = {k: tune.choice(v) for k, v in grid_values(space).items()} | \
+                {k: v for k, v in space.items() if k not in grid_values(space)}
+    return dataclasses.replace(sweep, space=space, search="random" if sweep.search == "grid" else sweep.search,
+                               num_samples=2, max_epochs=1, seeds=sweep.without_confirm().seeds, trial_scheduler="none",
+                               subset=SMOKE_TRAIN_IMAGES, time_budget_s=None)
+

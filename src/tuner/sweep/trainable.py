@@ -1,0 +1,72 @@
+"""The Ray Tune function trainable: a thin adapter around train.fit.
+
+It restores from Tune's checkpoint if the trial is being retried or resumed, trains on the
+data set the driver put into the object store once (tune.with_parameters), and reports
+every epoch with a checkpoint holding the full resumable state.
+
+A configuration that cannot run (a UserError: the sweep's checks before Ray start catch these, but a
+define-by-run space can still propose one they did not sample) is reported once with status
+`config_error` and its message, and the trial ends: retrying cannot fix it. Retries (max_failures) are
+for crashes and lost processes or nodes.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from tuner.errors import UserError
+from tuner.runfolder import STATE_FILE, trial_values
+from tuner.status import FitEnd
+from tuner.train.checks import validate
+from tuner.train.config import TrainConfig
+from tuner.train.data import Dataset
+from tuner.train.evaluation import load_file
+from tuner.train.loop import fit
+
+REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params")
+
+
+def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
+    with checkpoint.as_directory() as folder:
+        return load_file(Path(folder) / STATE_FILE)
+
+
+def run_trial(config: dict[str, Any], data: Dataset) -> None:
+    """Train one trial's configuration (a retried or resumed one from its checkpoint), reporting every epoch."""
+    try:
+        cfg = TrainConfig.from_dict(trial_values(config))
+        validate(cfg)
+    except UserError as exc:
+        return _report_config_error(exc)
+    if cfg.device == "auto" and not ray.get_gpu_ids():
+        cfg = cfg.replace(device="cpu")  # no GPU reserved for this trial: never borrow one
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    torch.set_num_threads(max(1, int(cpus)))
+    checkpoint = tune.get_checkpoint()
+    resume = load_state(checkpoint) if checkpoint else None
+
+    def report(record: dict[str, Any], state: Any) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state(), Path(folder) / STATE_FILE)
+            metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
+                       "threads": torch.get_num_threads()}  # `tuner rerun` trains on as many to match it
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    try:
+        fit(cfg, data, on_epoch=report, resume=resume)
+    except UserError as exc:  # raised while building the run (model, splits), before any epoch
+        _report_config_error(exc)
+
+
+def _report_config_error(exc: UserError) -> None:
+    """One result that ends the trial: the searcher and trial scheduler see no value (NaN)."""
+    tune.report({"epoch": 0, "status": FitEnd.CONFIG_ERROR.value, "error": str(exc), "val_acc": math.nan, "val_loss": math.nan,
+                 "reported_at": time.time()})

@@ -1,0 +1,94 @@
+"""What a configuration must satisfy before it trains: every check that needs no data (validate), and the model,
+optimizer and schedule built on PyTorch's meta device for the data's image shape (check_buildable)."""
+
+from __future__ import annotations
+
+import torch
+
+from tuner import select
+from tuner.errors import UserError
+from tuner.train import augment as augment_lib
+from tuner.train import datasets
+from tuner.train import models, optim
+from tuner.train.config import TrainConfig
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Every check of a configuration that needs no data (names exist, numbers in range, settings that go
+    together); raises UserError naming the setting. Checks that need the image shape: check_buildable."""
+    datasets.parse_spec(cfg.data)
+    if cfg.model not in models.MODELS:
+        raise UserError(f"unknown model {cfg.model!r}; choose one of: {', '.join(sorted(models.MODELS))}")
+    kind = optim.scheduler_kind(cfg.scheduler)
+    augment_lib.get(cfg.augment)
+    if cfg.optimizer not in optim.OPTIMIZERS:
+        raise UserError(f"unknown optimizer {cfg.optimizer!r}; choose one of: {', '.join(sorted(optim.OPTIMIZERS))}")
+    positive = {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+                "eval_batch_size": cfg.eval_batch_size, "step_size": cfg.step_size, "cycle_epochs": cfg.cycle_epochs}
+    for key, value in positive.items():
+        if not value > 0:
+            raise UserError(f"setting {key!r} must be > 0, got {value}")
+    non_negative = {"weight_decay": cfg.weight_decay, "momentum": cfg.momentum, "grad_clip": cfg.grad_clip,
+                    "label_smoothing": cfg.label_smoothing, "warmup_epochs": cfg.warmup_epochs,
+                    "early_stop_patience": cfg.early_stop_patience, "stuck_epochs": cfg.stuck_epochs,
+                    "subset": cfg.subset, "min_lr": cfg.min_lr, "early_stop_min_delta": cfg.early_stop_min_delta}
+    for key, value in non_negative.items():
+        if value < 0:
+            raise UserError(f"setting {key!r} must be >= 0, got {value}")
+    fractions = {"val_fraction": (cfg.val_fraction, 0, 1), "pct_start": (cfg.pct_start, 0, 1),
+                 "base_lr_ratio": (cfg.base_lr_ratio, 0, 1), "plateau_factor": (cfg.plateau_factor, 0, 1)}
+    for key, (value, low, high) in fractions.items():
+        if not low < value < high:
+            raise UserError(f"setting {key!r} must be between {low} and {high} (exclusive), got {value}")
+    for key in ("dropout", "dropout2d"):
+        value = getattr(cfg, key)
+        if value is not None and not 0 <= value < 1:
+            raise UserError(f"setting {key!r} must be in [0, 1), got {value}")
+    if cfg.label_smoothing >= 1:
+        raise UserError(f"setting 'label_smoothing' must be below 1, got {cfg.label_smoothing}")
+    if cfg.gamma is not None and not 0 < cfg.gamma <= 1:
+        raise UserError(f"setting 'gamma' must be in (0, 1], got {cfg.gamma}")
+    for key in ("early_stop_metric", "best_metric"):
+        if getattr(cfg, key) not in select.SELECTION_METRICS:
+            raise UserError(f"{key} must be one of {', '.join(select.SELECTION_METRICS)}, got {getattr(cfg, key)!r}")
+    if cfg.precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise UserError(f"precision must be auto, fp32, bf16 or fp16, got {cfg.precision!r}")
+    if cfg.channels_last not in ("auto", "on", "off"):
+        raise UserError(f"channels_last must be auto, on or off, got {cfg.channels_last!r}")
+    if cfg.scheduler_interval not in ("auto", "batch", "epoch"):
+        raise UserError(f"scheduler_interval must be auto, batch or epoch, got {cfg.scheduler_interval!r}")
+    if cfg.normalize not in ("train", "half", "none"):
+        raise UserError(f"normalize must be train, half or none, got {cfg.normalize!r}")
+    if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum <= 0):
+        raise UserError("nesterov=true needs optimizer sgd with momentum > 0")
+    if cfg.warmup_epochs and not kind.accepts_warmup:
+        raise UserError(f"scheduler {cfg.scheduler!r} has its own warm-up; set warmup_epochs=0 "
+                        f"(onecycle: tune pct_start; cyclic: base_lr_ratio)")
+    if kind.reads_val_loss and cfg.scheduler_interval == "batch":
+        raise UserError(f"scheduler {cfg.scheduler!r} reads the validation loss and can only step per epoch")
+
+
+MODEL_FIELDS = ("model", "hidden", "channels", "width", "depth", "mlp_dim", "token_dim", "heads", "patch", "dropout",
+                "dropout2d", "batch_norm")
+
+
+def check_buildable(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
+                    built: dict[str, None] | None = None) -> None:
+    """validate(), then build the model on the meta device (no memory, no arithmetic) and run one batch
+    through it, then its optimizer and schedule: what fit() would build, minus the data. `built` remembers
+    the model settings already built, so a grid of learning rates builds its model once."""
+    validate(cfg)
+    key = repr([getattr(cfg, name) for name in MODEL_FIELDS] + [image_shape, num_classes])
+    if built is None or key not in built:
+        with torch.device("meta"):
+            model = models.build(cfg, image_shape, num_classes)
+            try:
+                model(torch.zeros(2, *image_shape))
+            except (RuntimeError, ValueError) as exc:
+                raise UserError(f"model {cfg.model!r} cannot take {'x'.join(map(str, image_shape))} images: "
+                                f"{str(exc).splitlines()[0]}") from None
+        if built is not None:
+            built[key] = None
+    optimizer = optim.build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
+    optim.Schedule(optimizer, cfg, steps_per_epoch=1)
+

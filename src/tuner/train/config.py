@@ -1,0 +1,217 @@
+"""TrainConfig: every setting of one training run, with a commented default per field.
+
+A trial builds `TrainConfig.from_dict({**fixed, **sampled})`: a misspelled hyperparameter
+or a value of the wrong type fails before training, naming the key.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import math
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from tuner.errors import UserError
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class TrainConfig:
+    # ---- data
+    data: str = "mnist"  # mnist | fashion_mnist | cifar10 | imagefolder:PATH[@SIZE] | synthetic[:CxHxW]
+    val_fraction: float = 0.1  # share of the training set held out for validation, stratified
+    split_seed: int = 0  # seeds the validation split: keep it fixed across a sweep so trials compare fairly
+    subset: int = 0  # train+val on a stratified subset of this many training images (0 = all); smoke runs
+    augment: str = "none"  # preset name in tuner.augment.AUGMENTS
+    normalize: str = "train"  # train (per-channel mean/std of the training split) | half (mean .5, std .5) | none
+    # ---- model (None = the architecture's own default, as in the study it comes from)
+    model: str = "mlp"  # name in tuner.models.MODELS
+    hidden: Shape | None = None  # fully connected sizes: MLP hidden layers, CNN head ("" or () for none)
+    channels: Shape | None = None  # conv stage widths: cnn, resnet12
+    width: int | None = None  # tinyvgg/resnet12 base channels, gru hidden size, vit/mixer embedding size
+    depth: int | None = None  # gru layers, vit/mixer blocks
+    mlp_dim: int | None = None  # vit feed-forward size, mixer channel-mixing size
+    token_dim: int | None = None  # mixer token-mixing size
+    heads: int | None = None  # vit attention heads
+    patch: int | None = None  # vit/mixer patch side in pixels
+    dropout: float | None = None  # dropout before fully connected layers
+    dropout2d: float | None = None  # channel dropout after each conv stage (cnn)
+    batch_norm: bool | None = None  # batch norm after linear/conv layers (mlp, cnn)
+    # ---- optimisation
+    optimizer: str = "adam"  # name in tuner.optim.OPTIMIZERS
+    lr: float = 1e-3  # initial learning rate; the peak for cyclic and onecycle
+    momentum: float = 0.0  # sgd and rmsprop
+    nesterov: bool = False  # sgd, needs momentum > 0
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
+    beta1: float = 0.9  # adam-family first-moment decay
+    beta2: float = 0.999  # adam-family second-moment decay
+    scheduler: str = "cosine"  # name in tuner.optim.SCHEDULERS
+    step_size: int = 10  # step: epochs between decays
+    gamma: float | None = None  # step: factor per step (default 0.1); exponential: factor per epoch (0.9)
+    plateau_patience: int = 3  # plateau: epochs without val_loss improvement before a decay
+    plateau_factor: float = 0.1  # plateau: factor per decay
+    min_lr: float = 0.0  # floor for cosine and plateau
+    cycle_epochs: float = 2.0  # cyclic: epochs per half cycle (lower to upper lr)
+    base_lr_ratio: float = 0.1  # cyclic: lower lr = lr * ratio
+    pct_start: float = 0.3  # onecycle: share of the run spent warming up to lr
+    scheduler_interval: str = "auto"  # auto (the scheduler's own) | batch | epoch; forcing the wrong one
+    #                                   reproduces the studies' stuck runs
+    warmup_epochs: int = 0  # linear warmup from lr/10 for none/step/exponential/cosine/plateau
+    # ---- loop
+    epochs: int = 10  # maximum epochs
+    batch_size: int = 128  # training batch size
+    seed: int = 0  # seeds weights, shuffling, augmentation and dropout
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    grad_clip: float = 0.0  # max global gradient norm (0 = off)
+    early_stop_patience: int = 0  # stop after this many epochs without improvement (0 = off)
+    early_stop_min_delta: float = 0.0  # smallest change that counts as improvement
+    early_stop_metric: str = "val_loss"  # val_loss (lower is better) or val_acc (higher is better)
+    stuck_epochs: int = 3  # `stuck` after this many epochs at chance loss and accuracy (0 = off)
+    best_metric: str = "val_acc"  # which epoch is the best one (val_acc highest, val_loss lowest): its weights are
+    #                               kept and tested; a sweep sets it to its own metric
+    restore_best: bool = True  # end with the weights of the best epoch
+    # ---- device
+    device: str = "auto"  # auto (cuda if present, else cpu) | cpu | cuda | cuda:N | mps
+    precision: str = "auto"  # auto (bf16 where measured faster; see tuner.train.device.resolve_precision) | fp32 | bf16 | fp16
+    channels_last: str = "auto"  # auto (convolutional models, measured faster on CPU and GPU) | on | off
+    compile: bool = False  # torch.compile the model
+    eval_batch_size: int = 1024  # batch size for validation/test passes
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from plain values (strings from the command line, numpy scalars from Ray), checking each."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in known:
+                raise UserError(f"unknown setting {key!r}{_did_you_mean(key, known)}")
+            kwargs[key] = coerce(key, value, field_types()[key])
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
+
+
+@functools.cache
+def field_types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert a value to a field's type; strings are parsed (`512,256`, `none`, `true`, `1e-3`)."""
+    optional = _is_optional(annotation)
+    base = _strip_optional(annotation)
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null") and optional):
+        if optional:
+            return None
+        raise UserError(f"setting {key!r} cannot be None")
+    try:
+        if base is bool:
+            return _to_bool(value)
+        if base is int:
+            return _to_int(value)
+        if base is float:
+            return _to_float(value)
+        if base is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if typing.get_origin(base) is tuple:
+            return _to_shape(value)
+    except (ValueError, TypeError, SyntaxError):
+        raise UserError(f"setting {key!r} expects {_type_name(annotation)}, got {value!r}") from None
+    raise TypeError(f"unsupported annotation {annotation} for {key}")
+
+
+def _is_optional(annotation: Any) -> bool:
+    return isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if isinstance(annotation, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0]
+    return annotation
+
+
+def _type_name(annotation: Any) -> str:
+    base = _strip_optional(annotation)
+    name = "sizes like 512,256" if typing.get_origin(base) is tuple else getattr(base, "__name__", str(base))
+    return f"{name} or none" if _is_optional(annotation) else name
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError
+    if isinstance(value, (bool, int)) or hasattr(value, "item"):
+        number = value.item() if hasattr(value, "item") else value
+        if number in (0, 1):
+            return bool(number)
+    raise ValueError
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        value = ast.literal_eval(value.strip())
+    number = value.item() if hasattr(value, "item") else value
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    if isinstance(number, int):
+        return number
+    raise ValueError
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(value.item() if hasattr(value, "item") else value)
+    if math.isnan(number):
+        raise ValueError
+    return number
+
+
+def _to_shape(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        text = value.strip().strip("()[]")
+        value = [v for v in text.replace("x", ",").replace(" ", ",").split(",") if v]
+    if isinstance(value, (int,)) or hasattr(value, "item"):
+        value = [value]
+    sizes = tuple(_to_int(v) for v in value)
+    if any(s <= 0 for s in sizes):
+        raise ValueError
+    return sizes
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """`["lr=0.01", "model=cnn"]` -> {"lr": "0.01", "model": "cnn"}; values stay strings for coerce()."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,364 @@
+"""DATASETS: the data sets tuner loads by name, decoded once and cached.
+
+    python -m tuner.data mnist --data-dir ../shared/data
+
+A data spec is `name[:arg]`: `mnist`, `fashion_mnist`, `cifar10`, `imagefolder:PATH[@SIZE]`
+(a folder or .tar.gz of class folders, optionally with train/ and test/ inside; @SIZE
+resizes to SIZE x SIZE) and `synthetic[:CxHxW]` (generated, for tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tuner.errors import UserError, run_cli, unknown_name
+from tuner.train.data import Dataset, stratified_split, summary
+
+Loader = Callable[..., Dataset]  # (data root, the spec's argument, fetch: may it download?) -> Dataset
+DATA_ENV = "TUNER_DATA"
+CACHE_ENV = "TUNER_CACHE"
+CACHE_VERSION = 1
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+SPLIT_FOLDERS = ("train", "test", "val")
+
+
+# ---------------------------------------------------------------- locating data
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """--data-dir, else $TUNER_DATA, else ~/.cache/tuner."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    return Path.home() / ".cache" / "tuner"
+
+
+def cache_dir(root: Path) -> Path:
+    """$TUNER_CACHE, else beside the data when that folder is writable, else ~/.cache/tuner/cache.
+
+    Writability is read from the permission bits as well as access(): root passes access()
+    everywhere, and a folder marked read-only (a shared data copy) must stay untouched.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    beside = root / "tuner-cache"
+    for folder in (beside, root):
+        if folder.is_dir():
+            if _writable(folder):
+                return beside
+            break
+    return Path.home() / ".cache" / "tuner" / "cache"
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+
+
+def _missing(name: str, root: Path, looked_for: str) -> UserError:
+    return UserError(
+        f"data set {name!r} not found under data root {root} (looked for {looked_for}) and it could not be "
+        f"downloaded; put it there or point --data-dir or ${DATA_ENV} at a folder that has it "
+        f"(on the project's machines: {DATA_ENV}=../shared/data)")
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find_idx(raw_dir: Path, stem: str) -> Path | None:
+    for candidate in (raw_dir / stem, raw_dir / f"{stem}.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _idx_dataset(folder: str, name: str, classes: list[str]) -> Loader:
+    def load(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
+        raw = root / folder / "raw"
+        stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        paths = [_find_idx(raw, s) for s in stems]
+        if None in paths:
+            _try_download(folder, root, name, f"{raw}/*-ubyte", fetch)
+            paths = [_find_idx(raw, s) for s in stems]
+        xtr, ytr, xte, yte = (_read_idx(p) for p in paths)
+        return Dataset(name, xtr[:, None].copy(), ytr.astype(np.int64), xte[:, None].copy(), yte.astype(np.int64), classes)
+    return load
+
+
+def _try_download(tv_class: str, root: Path, name: str, looked_for: str, fetch: bool) -> None:
+    """torchvision's download (unless `fetch` is False); its mirror-by-mirror chatter on stdout is kept back unless
+    it succeeds."""
+    if not fetch:
+        raise _missing(name, root, looked_for)
+    chatter = io.StringIO()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with contextlib.redirect_stdout(chatter):
+            download(tv_class, root)
+    except Exception as exc:  # any network or filesystem failure means: not available here
+        raise _missing(name, root, looked_for) from exc
+    print(f"downloaded {name} into {root}", file=sys.stderr)
+
+
+def download(tv_class: str, root: Path) -> None:
+    """torchvision's own download of a data set class (MNIST, FashionMNIST, CIFAR10) into root."""
+    import torchvision.datasets as tvd
+    getattr(tvd, tv_class)(root=str(root), train=True, download=True)
+    getattr(tvd, tv_class)(root=str(root), train=False, download=True)
+
+
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+
+def load_cifar10(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
+    """The pickled batches torchvision downloads (cifar-10-batches-py) if present, else the ImageFolder JPEG copy,
+    else a download."""
+    batches = root / "cifar-10-batches-py"
+    jpeg = next((p for p in (root / "cifar10-jpeg.tar.gz", root / "cifar10-jpeg") if p.exists()), None)
+    if not batches.exists() and jpeg is None:
+        _try_download("CIFAR10", root, "cifar10", f"{batches} or {root / 'cifar10-jpeg.tar.gz'}", fetch)
+    if batches.exists():
+        x_train, y_train = _cifar_batches(batches, [f"data_batch_{i}" for i in range(1, 6)])
+        x_test, y_test = _cifar_batches(batches, ["test_batch"])
+        meta = _unpickle(batches / "batches.meta")
+        return Dataset("cifar10", x_train, y_train, x_test, y_test, [str(c) for c in meta["label_names"]])
+    data = load_imagefolder(root, str(jpeg))
+    data.name = "cifar10"
+    return data
+
+
+def _cifar_batches(folder: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR's python batches: 10,000 rows of 3x32x32 uint8 each, and their labels."""
+    parts = [_unpickle(folder / name) for name in names]
+    x = np.concatenate([np.asarray(p["data"], dtype=np.uint8) for p in parts]).reshape(-1, 3, 32, 32)
+    y = np.concatenate([np.asarray(p.get("labels", p.get("fine_labels")), dtype=np.int64) for p in parts])
+    return x, y
+
+
+def _unpickle(path: Path) -> dict[str, Any]:
+    """A CIFAR batch: a pickled dict of arrays, lists and strings (as published by its authors)."""
+    with path.open("rb") as f:
+        raw = pickle.load(f, encoding="latin1")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
+
+
+def load_imagefolder(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
+    if not arg:
+        raise UserError("imagefolder needs a path: imagefolder:PATH[@SIZE]")
+    path_text, _, size_text = arg.partition("@")
+    size = _parse_size(size_text) if size_text else None
+    path = Path(path_text).expanduser()
+    if not path.is_absolute() and not path.exists() and (root / path).exists():
+        path = root / path
+    if not path.exists():
+        raise UserError(f"imagefolder path {path} does not exist")
+    files = list(_tar_images(path) if path.is_file() else _dir_images(path))
+    if not files:
+        raise UserError(f"imagefolder {path} holds no images in class folders (expected CLASS/IMAGE.jpg)")
+    return _decode_tree(path, files, size)
+
+
+def _parse_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 4:
+        raise UserError(f"imagefolder size must be an integer >= 4, got {text!r}")
+    return int(text)
+
+
+def _dir_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    for file in sorted(path.rglob("*")):
+        if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+            yield file.relative_to(path).as_posix(), file.read_bytes
+
+
+def _tar_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.isfile() and Path(member.name).suffix.lower() in IMAGE_SUFFIXES:
+                    payload = tar.extractfile(member).read()
+                    yield member.name, (lambda b=payload: b)
+    except tarfile.TarError as exc:
+        raise UserError(f"imagefolder {path} is not a readable tar archive: {exc}") from exc
+
+
+def _decode_tree(path: Path, files: list[tuple[str, Callable[[], bytes]]], size: int | None) -> Dataset:
+    """Class = parent folder; split = a `train`/`test`/`val` folder above it if any."""
+    from PIL import Image
+
+    records = []
+    for rel, _ in files:
+        parts = Path(rel).parts
+        if len(parts) < 2 or parts[-2] in SPLIT_FOLDERS:
+            raise UserError(f"imagefolder {path}: {rel} is not inside a class folder; images belong in CLASS/IMAGE.jpg "
+                            f"(or train/CLASS/IMAGE.jpg and test/CLASS/IMAGE.jpg)")
+        split = next((p for p in parts[:-2] if p in SPLIT_FOLDERS), "train")
+        records.append((split if split != "val" else "test", parts[-2]))
+    classes = sorted({cls for _, cls in records})
+    index = {cls: i for i, cls in enumerate(classes)}
+    images, mode, shape = [], None, None
+    for i, (rel, read) in enumerate(files):
+        try:
+            img = Image.open(io.BytesIO(read()))
+            mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
+            img = img.convert(mode)
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError and truncated files
+            raise UserError(f"imagefolder {path}: {rel} is not a readable image ({exc})") from None
+        if size:
+            img = img.resize((size, size), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        if shape is None:
+            shape = arr.shape
+        elif arr.shape != shape:
+            raise UserError(f"imagefolder {path}: {rel} is {arr.shape[1:]} but earlier images are {shape[1:]}; "
+                            f"add @SIZE to the spec to resize all images, e.g. imagefolder:{path}@32")
+        images.append(arr)
+        if (i + 1) % 10000 == 0:
+            print(f"  decoded {i + 1}/{len(files)} images", file=sys.stderr)
+    x = np.stack(images)
+    y = np.array([index[cls] for _, cls in records], dtype=np.int64)
+    is_test = np.array([split == "test" for split, _ in records])
+    if not is_test.any():
+        keep, test = stratified_split(y, 0.2, seed=0)
+        is_test = np.zeros(len(y), bool)
+        is_test[test] = True
+        print(f"  {path} has no test/ folder: a seeded stratified 20% is held out as test", file=sys.stderr)
+    name = f"imagefolder:{path}"
+    return Dataset(name, x[~is_test], y[~is_test], x[is_test], y[is_test], classes)
+
+
+def load_synthetic(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
+    """Class templates under heavy noise, 15% of labels redrawn at random (so ~87% is the ceiling);
+    deterministic. `synthetic[:CxHxW]`, default 1x28x28: 2,000 train and 500 test images."""
+    try:
+        c, h, w = (int(v) for v in (arg or "1x28x28").split("x"))
+    except ValueError:
+        raise UserError(f"synthetic shape must be CxHxW like 3x32x32, got {arg!r}") from None
+    rng = np.random.default_rng(1234)
+    num_classes, n_train, n_test = 10, 2000, 500
+    coarse = rng.uniform(0, 1, (num_classes, c, -(-h // 4), -(-w // 4)))
+    templates = np.kron(coarse, np.ones((1, 1, 4, 4)))[:, :, :h, :w]
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n) % num_classes
+        rng.shuffle(y)
+        x = 0.15 * templates[y] + 0.85 * rng.uniform(0, 1, (n, c, h, w))
+        relabel = rng.uniform(size=n) < 0.15
+        y[relabel] = rng.integers(0, num_classes, relabel.sum())
+        return (x * 255).round().astype(np.uint8), y.astype(np.int64)
+
+    xtr, ytr = make(n_train)
+    xte, yte = make(n_test)
+    return Dataset(f"synthetic:{c}x{h}x{w}", xtr, ytr, xte, yte, [f"class{i}" for i in range(num_classes)])
+
+
+DATASETS: dict[str, Loader] = {
+    "mnist": _idx_dataset("MNIST", "mnist", MNIST_CLASSES),
+    "fashion_mnist": _idx_dataset("FashionMNIST", "fashion_mnist", FASHION_CLASSES),
+    "cifar10": load_cifar10,
+    "imagefolder": load_imagefolder,
+    "synthetic": load_synthetic,
+}
+UNCACHED = {"synthetic"}
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    name, _, arg = spec.partition(":")
+    if name not in DATASETS:
+        raise unknown_name("data set", name, DATASETS)
+    return name, arg or None
+
+
+def load(spec: str, data_dir: str | os.PathLike | None = None, verbose: bool = True, fetch: bool = True) -> Dataset:
+    """Load a data set by spec; decoded images are cached so the second load is a file read. `fetch` False: a data
+    set missing here is an error, never a download."""
+    name, arg = parse_spec(spec)
+    root = data_root(data_dir)
+    if name in UNCACHED:
+        return DATASETS[name](root, arg, fetch=fetch)
+    cache = cache_dir(root) / f"{_cache_key(name, arg, root)}.npz"
+    if cache.exists():
+        return _read_cache(cache)
+    started = time.perf_counter()
+    data = DATASETS[name](root, arg, fetch=fetch)
+    _write_cache(cache, data)
+    if verbose:
+        print(f"decoded {spec} from {root} in {time.perf_counter() - started:.1f} s; cached at {cache}",
+              file=sys.stderr)
+    return data
+
+
+def load_sized(spec: str, subset: int = 0, data_dir: str | os.PathLike | None = None,
+               test_images: int = 500, fetch: bool = True) -> Dataset:
+    """The data a sweep trains on: the whole set, or (subset > 0, smoke runs) a stratified subset."""
+    dataset = load(spec, data_dir, fetch=fetch)
+    return dataset.subset(subset, test_images, seed=0) if subset else dataset
+
+
+def _cache_key(name: str, arg: str | None, root: Path) -> str:
+    ident = f"v{CACHE_VERSION}|{name}|{arg}|{root.resolve()}"
+    if name == "imagefolder" and arg:
+        source = Path(arg.partition("@")[0]).expanduser()
+        if source.exists():
+            ident += f"|{source.resolve()}|{source.stat().st_mtime_ns}"
+    return f"{name}-{hashlib.sha1(ident.encode()).hexdigest()[:12]}"
+
+
+def _write_cache(path: Path, data: Dataset) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test,
+                 classes=np.array(data.classes), name=np.array(data.name))
+        tmp.replace(path)
+    except OSError as exc:
+        print(f"warning: could not write data cache {path}: {exc}", file=sys.stderr)
+
+
+def _read_cache(path: Path) -> Dataset:
+    with np.load(path) as f:
+        return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
+                       [str(c) for c in f["classes"]])
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuner.data", description="Load (and cache) a data set and "
+                                     "print its summary.")
+    parser.add_argument("spec", help="mnist | fashion_mnist | cifar10 | imagefolder:PATH[@SIZE] | synthetic[:CxHxW]")
+    parser.add_argument("--data-dir", help=f"data root (default ${DATA_ENV}, else ~/.cache/tuner)")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--split-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(summary(load(args.spec, args.data_dir), args.val_fraction, args.split_seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
