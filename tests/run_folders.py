@@ -18,8 +18,10 @@ def final_acc(lr: float, seed: int) -> float:
 
 
 def write_table(folder, lrs=LRS, seeds=(0, 1), epoch_time=lambda lr: 1.0, status_of=None, drop_epoch=None,
-                scheduler="none"):
-    """A run folder as a grid sweep writes it: spec.json, trials.csv, history.csv."""
+                scheduler="none", epochs=EPOCHS, fixed=None):
+    """A run folder as a grid sweep writes it: spec.json, trials.csv, history.csv. Each curve ends at final_acc
+    after `epochs` (a budgeted table's shorter recordings finish their schedule too)."""
+    max_epochs = epochs
     folder.mkdir(parents=True, exist_ok=True)
     trials, history, index = [], [], 0
     for lr in lrs:
@@ -27,11 +29,11 @@ def write_table(folder, lrs=LRS, seeds=(0, 1), epoch_time=lambda lr: 1.0, status
             trial_id = f"abcde_{index:05d}"
             index += 1
             status = (status_of or {}).get(lr, "DIVERGED" if lr == 1.0 else "TERMINATED")
-            epochs = 2 if status == "DIVERGED" else EPOCHS
+            epochs = min(2, max_epochs) if status == "DIVERGED" else max_epochs
             for epoch in range(1, epochs + 1):
                 if drop_epoch == (trial_id, epoch):
                     continue
-                acc = final_acc(lr, seed) * (0.7 + 0.3 * epoch / EPOCHS)
+                acc = final_acc(lr, seed) * (0.7 + 0.3 * epoch / max_epochs)
                 history.append({"trial_id": trial_id, "epoch": epoch, "lr": lr, "train_loss": 1 - acc,
                                 "train_acc": acc, "val_loss": (1 - acc) if status != "DIVERGED" or epoch < 2
                                 else math.nan, "val_acc": acc, "epoch_time_s": epoch_time(lr)})
@@ -40,8 +42,8 @@ def write_table(folder, lrs=LRS, seeds=(0, 1), epoch_time=lambda lr: 1.0, status
                            "config/seed": seed, "val_acc": best, "val_loss": 1 - best, "best_epoch": epochs,
                            "train_acc": best, "train_time_s": epochs, "seed": seed, "num_params": 100,
                            "phase": "search", "error": "", "failures": 0})
-    spec = {"sweep": {"name": "tiny", "data": "synthetic", "model": "mlp", "fixed": {"hidden": [8]},
-                      "search": "grid", "trial_scheduler": scheduler, "metric": "val_acc", "max_epochs": EPOCHS,
+    spec = {"sweep": {"name": "tiny", "data": "synthetic", "model": "mlp", "fixed": fixed or {"hidden": [8]},
+                      "search": "grid", "trial_scheduler": scheduler, "metric": "val_acc", "max_epochs": max_epochs,
                       "seeds": list(seeds)}}
     (folder / "spec.json").write_text(json.dumps(spec))
     pd.DataFrame(trials).to_csv(folder / "trials.csv", index=False)

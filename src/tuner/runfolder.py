@@ -42,6 +42,7 @@ CONFIRM_FOLDER = "ray_confirm"
 TRIAL_DIR_PREFIX = "trial_"  # ray*/trial_<id>/: Ray's result.json, params.json, error.txt and checkpoints
 STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
+RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)
 PAIR_MARK = "+"  # paired hyperparameters: "optimizer+lr": ("sgd", 0.01)
 
 HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
@@ -74,6 +75,11 @@ def trial_values(config: dict[str, Any]) -> dict[str, Any]:
     confirm = config.get("confirm", {})
     rest = {k: v for k, v in config.items() if k != "confirm"}
     return expand_paired({**confirm, **rest})
+
+
+def training_values(config: dict[str, Any]) -> dict[str, Any]:
+    """trial_values without what only the search reads (a budgeted search's rung): the TrainConfig a trial trains."""
+    return {k: v for k, v in trial_values(config).items() if k != RUNG_KEY}
 
 
 def format_value(value: Any) -> Any:
@@ -184,6 +190,8 @@ def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
         row.update({f"{CONFIG_PREFIX}{k}": format_value(config.get(k)) for k in keys})
         row.update(_best_epoch(epochs, metric))
         row["schedule_epochs"] = config.get("epochs", max_epochs)  # the lr schedule's length
+        row["rung"] = config.get(RUNG_KEY)  # budgeted search: the rung (0: the smallest budget); else empty
+        row[select.FULL_BUDGET] = row["schedule_epochs"] >= max_epochs  # False: a lower rung, never chosen
         row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
         row["seed"] = config.get("seed", 0)
         row["num_params"] = _last_int(epochs, "num_params")
@@ -191,7 +199,10 @@ def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
         trials.append(row)
         for epoch in epochs.to_dict("records"):
             history.append({"trial_id": record.trial_id, **{c: epoch.get(c) for c in HISTORY_COLUMNS[1:]}})
-    return pd.DataFrame(trials), pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    table = pd.DataFrame(trials)
+    if "rung" in table:
+        table["rung"] = table["rung"].astype("Int64")
+    return table, pd.DataFrame(history, columns=HISTORY_COLUMNS)
 
 
 def _best_epoch(epochs: pd.DataFrame, metric: str) -> dict[str, Any]:

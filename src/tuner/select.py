@@ -6,7 +6,8 @@ sweep) all call this module. Its rules, also in docs/run-folder.md:
 
 1. A trial's score is the value of the sweep's metric at its best epoch on the validation split; whether
    higher or lower is better comes from METRICS alone. The weights saved and tested are that epoch's.
-2. Trials that ended ERROR, DIVERGED or STUCK never compete.
+2. Trials that ended ERROR, DIVERGED or STUCK never compete; nor do trials whose schedule was laid over fewer
+   epochs than the sweep's max_epochs (a lower rung of a budgeted search: trials.csv's full_budget is False).
 3. A configuration is a trial's searched values without the seed. Its score is the mean over its distinct
    seeds (one trial per configuration and seed: a search that proposes a point twice has not run a second seed).
 4. Only the configurations run on the most seeds compete: after a confirm phase that is every seed of the
@@ -30,6 +31,7 @@ METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss"
 SELECTION_METRICS = ("val_acc", "val_loss")  # a sweep selects on the validation split, never on training or test
 OBJECTIVE_METRICS = (*SELECTION_METRICS, "num_params")  # a multi-objective sweep may also weigh the model's size
 CONFIG_PREFIX = "config/"
+FULL_BUDGET = "full_budget"  # trials.csv: the trial's schedule was laid over the sweep's whole max_epochs
 
 
 def direction(metric: str) -> str:
@@ -121,6 +123,7 @@ class TrialScore:
     seed: Any
     status: str
     value: float  # the metric at the trial's best epoch (NaN if none)
+    short: bool = False  # trained a budget below max_epochs (a lower rung): never competes (rule 2)
 
 
 @dataclass
@@ -144,7 +147,7 @@ def score_configurations(scores: Iterable[TrialScore], metric: str) -> list[Conf
     everyone: dict[str, list[str]] = {}
     for score in scores:
         everyone.setdefault(score.configuration, []).append(score.trial_id)
-        if score.status in UNUSABLE or score.value is None or math.isnan(score.value):
+        if score.status in UNUSABLE or score.short or score.value is None or math.isnan(score.value):
             continue
         seen.setdefault(score.configuration, {}).setdefault(score.seed, score)  # one trial per seed (rule 3)
     configs = []
@@ -180,9 +183,10 @@ def config_columns(trials: pd.DataFrame) -> list[str]:
 def trial_scores(trials: pd.DataFrame, metric: str) -> list[TrialScore]:
     columns = config_columns(trials)
     seeds = trials["seed"] if "seed" in trials else [0] * len(trials)
+    full = trials[FULL_BUDGET] if FULL_BUDGET in trials else [True] * len(trials)
     return [TrialScore(str(row["trial_id"]), configuration_key(row, columns), seed, row["status"],
-                       _number(row[metric]))
-            for (_, row), seed in zip(trials.iterrows(), seeds)]
+                       _number(row[metric]), short=not _true(whole))
+            for (_, row), seed, whole in zip(trials.iterrows(), seeds, full)]
 
 
 def configurations(trials: pd.DataFrame, metric: str) -> list[ConfigScore]:
@@ -264,6 +268,13 @@ def _number(value: Any) -> float:
     except (TypeError, ValueError):
         return math.nan
     return number
+
+
+def _true(value: Any) -> bool:
+    """A full_budget cell: True, or missing (a run folder recorded before the column) counts as the full budget."""
+    if isinstance(value, str):
+        return value.strip().lower() != "false"
+    return value is None or (isinstance(value, float) and math.isnan(value)) or bool(value)
 
 
 def _text(value: Any) -> str:

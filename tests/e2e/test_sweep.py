@@ -91,6 +91,35 @@ def test_asha_stops_weak_trials_early(local_ray, tmp_path):
     assert history.groupby("trial_id")["epoch"].max().to_dict() == dict(zip(trials["trial_id"], trials["epochs"]))
 
 
+def test_budgeted_search_trains_rungs_from_scratch_and_chooses_at_the_full_budget(local_ray, tmp_path):
+    """search="budgeted", rungs 1 and 3 epochs (eta 3): every configuration runs a 1-epoch trial, the best of three
+    again from scratch for 3 epochs; trials.csv names each trial's rung; the choice and the confirm phase (seed 1)
+    are at the full budget."""
+    out = run(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={{**{TINY}, "scheduler": "cosine", "min_lr": 1e-5}},
+                      space={{"lr": tune.loguniform(1e-3, 3e-1)}}, search="budgeted", num_samples=3, max_epochs=3,
+                      grace_period=1, reduction_factor=3, seeds=[0, 1], confirm_top=1)
+    """)
+    trials = pd.read_csv(out / "trials.csv")
+    history = pd.read_csv(out / "history.csv")
+    search, confirm = trials[trials["phase"] == "search"], trials[trials["phase"] == "confirm"]
+    first, second = search[search["rung"] == 0], search[search["rung"] == 1]
+    assert len(first) == 3 and len(second) == 1 and len(search) == 4
+    assert (search["status"] == "TERMINATED").all() and (search["epochs"] == search["schedule_epochs"]).all()
+    assert set(first["schedule_epochs"]) == {1} and set(second["schedule_epochs"]) == {3}
+    assert list(search["full_budget"]) == list(search["schedule_epochs"] == 3)
+    assert set(second["config/lr"]) <= set(first["config/lr"])
+    assert first.set_index("config/lr").loc[second["config/lr"].iloc[0], "val_acc"] == first["val_acc"].max()
+    lrs = history.set_index(["trial_id", "epoch"])["lr"]
+    for trial_id in first["trial_id"]:  # a 1-epoch cosine trains its one epoch at the initial rate
+        assert lrs[(trial_id, 1)] == pytest.approx(float(first.set_index("trial_id").loc[trial_id, "config/lr"]))
+    assert len(confirm) == 1 and confirm["seed"].tolist() == [1] and confirm["epochs"].tolist() == [3]
+    assert confirm["full_budget"].all() and confirm["rung"].isna().all()
+    best = json.loads((out / "best.json").read_text())
+    chosen = trials[trials["trial_id"].isin(best["seeds"]["trial_ids"])]
+    assert best["seeds"]["n"] == 2 and chosen["full_budget"].all()
+
+
 def test_tpe_sweep_writes_the_contracted_run_folder(local_ray, tmp_path):
     out = run(tmp_path, f"""
         sweep = Sweep(data="synthetic", fixed={TINY},

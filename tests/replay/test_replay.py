@@ -13,6 +13,8 @@ from tuner import replay, search
 from tuner.replay import tables
 from tuner.search.optuna_search import study_name
 from run_folders import EPOCHS, LRS, final_acc, write_table
+
+WIDE = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0]
 from sweep_helpers import cli_error
 
 @pytest.fixture
@@ -66,7 +68,7 @@ def test_the_command_writes_the_summary_the_json_and_the_plot(tmp_path):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["table"] == "tiny" and data["grid_trial_epochs"] == 28
     assert data["best_mean_val"] == pytest.approx(0.8995) and data["target"] == pytest.approx(0.8985)
-    assert set(data["strategies"]) == {*replay.STRATEGIES, "patient"}
+    assert set(data["strategies"]) == {*replay.DEFAULT_STRATEGIES, "patient"}  # budgeted ones need --budgets
     for name, summary in data["strategies"].items():
         assert summary["seeds"] == 3 and 0 <= summary["reached"] <= 3, name
         assert isinstance(summary["median_final_mean_val"], float)
@@ -77,10 +79,73 @@ def test_the_command_writes_the_summary_the_json_and_the_plot(tmp_path):
 
 
 @pytest.mark.parametrize("search_name", sorted(search.SEARCHES))
-def test_every_search_entry_replays(tiny, search_name):
-    fields = {"search": search_name, "trial_scheduler": "asha", "seeds": "all"}
-    result = replay.replay_one(tiny, search_name, fields, seed=1, workers=2)
+def test_every_search_entry_replays(tiny, tmp_path, search_name):
+    budgeted = search_name in search.BUDGETED_SEARCHES  # proposes each trial's budget: no trial scheduler beside it
+    fields = {"search": search_name, "trial_scheduler": "none" if budgeted else "asha", "seeds": "all",
+              "grace_period": 1, "reduction_factor": 2}
+    budgets = {e: tables.load(write_table(tmp_path / f"e{e}", epochs=e)) for e in (1, 2)} if budgeted else None
+    result = replay.replay_one(tiny, search_name, fields, seed=1, workers=2, budgets=budgets)
     assert result.final is not None and result.trial_epochs > 0
+
+
+def budgeted_table(folder, lrs=WIDE, budgets=(1, 3)):
+    """A table of 9 epochs and its shorter recordings of the same grid (paths)."""
+    return write_table(folder / "full", lrs=lrs, epochs=9), [write_table(folder / f"e{e}", lrs=lrs, epochs=e)
+                                                             for e in budgets]
+
+
+def test_a_budgeted_table_replays_promotion_from_scratch_from_its_short_recordings(tmp_path):
+    """Rungs 1, 3, 9: trials of 1 and 3 epochs replay the shorter tables' curves (each finished its schedule), full
+    ones the table's; only full-budget trials are ever the incumbent, and the confirm phase re-runs one at full
+    budget on the other seed."""
+    full, short = budgeted_table(tmp_path)
+    table = tables.load(full)
+    budgets = tables.load_budgets(table, [str(p) for p in short])
+    result = replay.replay_one(table, "tuner-budgeted", replay.STRATEGIES["tuner-budgeted"], seed=0, workers=2,
+                               budgets=budgets)
+    by_epochs = {e: [t for t in result.trials if t["epochs"] == e] for e in (1, 3, 9)}
+    assert len(by_epochs[1]) == len(table.points) and by_epochs[3] and by_epochs[9]
+    assert {t["status"] for t in by_epochs[1] + by_epochs[3]} <= {"TERMINATED", "DIVERGED"}
+    assert result.trial_epochs == sum(t["epochs"] for t in result.trials)
+    assert any(t["seed"] == 1 and t["epochs"] == 9 for t in result.trials)  # the confirm phase, at full budget
+    full_points = {t["point"] for t in by_epochs[9]}
+    chosen = [step[2] for step in result.steps if not math.isnan(step[2])]
+    assert chosen and set(chosen) <= {table.points[p].mean for p in full_points}
+    assert result.steps.index(next(s for s in result.steps if not math.isnan(s[2]))) >= len(table.points) - 1
+    assert result.final is table.best
+
+
+def test_bad_budgeted_tables_are_an_error_line(tmp_path, capsys):
+    full, short = budgeted_table(tmp_path)
+    other = write_table(tmp_path / "other", lrs=WIDE[:-1], epochs=3)
+    fixed = write_table(tmp_path / "fixed", lrs=WIDE, epochs=3, fixed={"hidden": [16]})
+    cases = [
+        ([short[0]], "no budgeted table at 3 epochs"),  # rungs 1, 3, 9 need 1 and 3
+        ([short[0], other], "not the same grid"),
+        ([short[0], fixed], "fixed setting 'hidden' differs"),
+        ([short[0], full], "not a budget below"),
+        ([short[0], short[0]], "a second table at 1 epochs"),
+    ]
+    for given, message in cases:
+        argv = [full, "--seeds", "1", "--strategies", "tuner-budgeted", "--budgets", ",".join(map(str, given))]
+        assert message in replay_fails(capsys, *argv), given
+    done = run_replay_cli(full, "--seeds", "1", "--budgets", short[0])
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: ") and len(done.stderr.splitlines()) == 1
+
+
+def test_the_command_replays_a_budgeted_table_from_a_folder_of_its_budgets(tmp_path):
+    full, short = budgeted_table(tmp_path / "t")
+    folder = tmp_path / "budgets"
+    folder.mkdir()
+    for path in short:
+        path.rename(folder / path.name)
+    done = run_replay_cli(full, "--seeds", "2", "--strategies", "tuner-default,tuner-budgeted", "--budgets", folder,
+                          "--json", tmp_path / "r.json", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "budget 1 epochs" in done.stdout and "budget 3 epochs" in done.stdout
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert set(data["strategies"]) == {"tuner-default", "tuner-budgeted"}
+    assert data["strategies"]["tuner-budgeted"]["seeds"] == 2
 
 
 @pytest.mark.parametrize("scheduler", sorted(search.TRIAL_SCHEDULERS))

@@ -14,7 +14,7 @@ from pathlib import Path
 from tuner.errors import UserError, run_cli
 from tuner.replay import runner, tables
 from tuner.replay.report import anytime_plot, markdown, to_json
-from tuner.replay.strategies import DEFAULT_STRATEGIES, STRATEGIES, load_strategies_file, parse_define
+from tuner.replay.strategies import BUDGETED, DEFAULT_STRATEGIES, STRATEGIES, load_strategies_file, parse_define
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +22,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("table", help="a packed table (.tar.gz) or a run folder whose trials ran without a trial "
                                       "scheduler")
-    parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
-                        help=f"comma-separated names (default: all of {', '.join(DEFAULT_STRATEGIES)})")
+    parser.add_argument("--strategies", help=f"comma-separated names (default: all of "
+                                              f"{', '.join(DEFAULT_STRATEGIES)}; with --budgets also "
+                                              f"{', '.join(BUDGETED)})")
+    parser.add_argument("--budgets", metavar="TABLE,...", help="the same grid recorded at smaller max_epochs "
+                                                               "(tables or run folders, comma-separated, or one "
+                                                               "folder holding them): a budgeted table, for "
+                                                               "budgeted searches")
     parser.add_argument("--define", action="append", default=[], metavar="NAME:key=value,...",
                         help="add a strategy, e.g. 'slow-asha:base=tuner-default,grace_period=5'; repeatable")
     parser.add_argument("--define-file", metavar="FILE.py", help="add the strategies a Python file defines as "
@@ -42,15 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     defined = {**(load_strategies_file(args.define_file) if args.define_file else {}),
                **dict(parse_define(text) for text in args.define)}
     known = {**STRATEGIES, **defined}
-    names = [n.strip() for n in args.strategies.split(",") if n.strip()] + [n for n in defined
-                                                                            if n not in args.strategies.split(",")]
+    chosen = args.strategies or ",".join(DEFAULT_STRATEGIES + (BUDGETED if args.budgets else ()))
+    names = [n.strip() for n in chosen.split(",") if n.strip()] + [n for n in defined if n not in chosen.split(",")]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UserError(f"unknown strategy {unknown[0]!r}; built in: {', '.join(STRATEGIES)} (or --define it)")
     table = tables.load(args.table)
     print(tables.describe(table), flush=True)
+    budgets = tables.load_budgets(table, budget_locations(args.budgets)) if args.budgets else {}
+    for budget, short in sorted(budgets.items()):
+        print(f"  budget {budget} epochs: {short.source} ({short.trial_epochs} trial-epochs)", flush=True)
     summaries = runner.run(table, {n: known[n] for n in names}, args.seeds, args.workers, args.processes,
-                    progress=lambda line: print(line, flush=True))
+                           progress=lambda line: print(line, flush=True), budgets=budgets)
     out = Path(args.out) if args.out else Path("runs") / f"replay-{table.name}-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     report = markdown(table, summaries, args.workers)
@@ -62,6 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(data, indent=2, default=str))
     print("\n" + report + f"\n\nwritten: {out}/replay.md, replay.json, anytime.png")
     return 0
+
+
+def budget_locations(text: str) -> list[str]:
+    """--budgets: comma-separated tables, or one folder holding packed tables or run folders (not itself a table)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) == 1 and Path(parts[0]).is_dir() and not (Path(parts[0]) / tables.TRIALS_FILE).exists():
+        inside = sorted(str(p) for p in Path(parts[0]).iterdir() if p.name.endswith(".tar.gz") or
+                        (p / tables.TRIALS_FILE).exists())
+        if not inside:
+            raise UserError(f"--budgets {parts[0]}: no table in that folder")
+        return inside
+    if not parts:
+        raise UserError("--budgets needs at least one table")
+    return parts
 
 
 if __name__ == "__main__":

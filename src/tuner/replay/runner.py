@@ -39,6 +39,9 @@ from tuner.replay.report import Replay, Summary
 from tuner.replay.strategies import strategy_sweep
 from tuner.search import warm
 from tuner.runfolder import trial_values, trial_dirname
+from tuner.errors import UserError
+from tuner.runfolder import RUNG_KEY
+from tuner.search.budgeted import sweep_rungs
 from tuner.search.optuna_search import quiet_optuna
 from tuner.status import Status, status_of
 from tuner.sweep.spec import Sweep
@@ -61,13 +64,13 @@ class Incumbent:
         self._stale = True
 
     def update(self, trial_id: str, configuration: str, seed: int, status: str, value: float,
-               point: tables.Point) -> None:
+               point: tables.Point, short: bool = False) -> None:
         old = self.scores.get(trial_id)
         if old is not None and not math.isnan(old.value) and not select.is_better(value, old.value, self.metric):
             value = old.value
         if old is None or old.value != value or old.status != status:
             self._stale = True
-        self.scores[trial_id] = select.TrialScore(trial_id, configuration, seed, status, value)
+        self.scores[trial_id] = select.TrialScore(trial_id, configuration, seed, status, value, short)
         self.points[trial_id] = point
 
     def set_status(self, trial_id: str, status: str) -> None:
@@ -102,7 +105,8 @@ def _search_objects(sweep: Sweep, param_space: dict[str, Any], storage: str,
         (search_alg.max_concurrent if isinstance(search_alg, ConcurrencyLimiter) else 1)
     if isinstance(search_alg, Searcher):
         search_alg = SearchGenerator(search_alg)
-    experiment = Experiment("replay", run=_replay_trainable, config=param_space, num_samples=sweep.samples,
+    experiment = Experiment("replay", run=_replay_trainable, config=param_space,
+                            num_samples=search_lib.tune_samples(sweep),
                             storage_path=storage)
     search_alg.set_search_properties(metric, mode, param_space, **experiment.public_spec)
     scheduler = search_lib.trial_scheduler(sweep)
@@ -111,8 +115,10 @@ def _search_objects(sweep: Sweep, param_space: dict[str, Any], storage: str,
     return search_alg, scheduler, max_pending
 
 
-def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int, workers: int) -> Replay:
-    """Replay one strategy with one search seed (search phase, then tuner's confirm phase if the sweep has one)."""
+def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int, workers: int,
+               budgets: dict[int, tables.Table] | None = None) -> Replay:
+    """Replay one strategy with one search seed (search phase, then tuner's confirm phase if the sweep has one); a
+    budgeted search's trials below the full budget replay the curves of `budgets` (tables by max_epochs)."""
     from ray import tune
 
     quiet_optuna()
@@ -124,13 +130,18 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
     ended: dict[str, dict[str, Any]] = {}
 
     known: dict[str, tuple[dict[str, Any], int, tables.Point, str]] = {}
+    short: dict[str, bool] = {}
 
     def about(trial: Any) -> tuple[dict[str, Any], int, tables.Point, str]:
         """A trial's configuration, seed, recorded point and configuration key (looked up once)."""
         if trial.trial_id not in known:
             config, trial_seed = _values(trial.config)
+            epochs = int(config.pop("epochs", table.max_epochs))
+            config.pop(RUNG_KEY, None)
             key = " | ".join(f"{k}={config.get(k)!r}" for k in sorted(config))
-            known[trial.trial_id] = (config, trial_seed, table.lookup(config), key)
+            recorded = table if epochs >= table.max_epochs else _budget(budgets, epochs)
+            known[trial.trial_id] = (config, trial_seed, recorded.lookup(config), key)
+            short[trial.trial_id] = epochs < table.max_epochs
         return known[trial.trial_id]
 
     def resolve(trial: Any) -> tables.Curve:
@@ -141,7 +152,8 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
         config, trial_seed, point, key = about(trial)
         trial_epochs[0] += 1
         status = Status.RUNNING if result["status"] == "running" else replayed_status(result, table)
-        incumbent.update(trial.trial_id, key, trial_seed, status, float(result[table.metric]), point)
+        incumbent.update(trial.trial_id, key, trial_seed, status, float(result[table.metric]), point,
+                         short[trial.trial_id])
         chosen = incumbent.point()
         out.steps.append((trial_epochs[0], controller.clock, chosen.mean if chosen else math.nan,
                           chosen.test_mean if chosen else math.nan))
@@ -170,6 +182,28 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
     out.final = incumbent.point()
     out.final_key = table.point_key(out.final.values) if out.final is not None else None
     return out
+
+
+def _budget(budgets: dict[int, tables.Table] | None, epochs: int) -> tables.Table:
+    if not budgets or epochs not in budgets:
+        raise UserError(f"a budgeted search ran a trial of {epochs} epochs: no table at that budget "
+                        f"(--budgets gave {', '.join(map(str, sorted(budgets or {}))) or 'none'})")
+    return budgets[epochs]
+
+
+def check_budgets(table: tables.Table, strategies: dict[str, dict[str, Any]],
+                  budgets: dict[int, tables.Table]) -> None:
+    """Every rung below the full budget of every budgeted strategy has a table (before any replay starts)."""
+    for name, fields in strategies.items():
+        sweep = strategy_sweep(table, fields, 0)
+        if sweep.search not in search_lib.BUDGETED_SEARCHES:
+            continue
+        missing = [b for b in sweep_rungs(sweep)[:-1] if b not in budgets]
+        if missing:
+            raise UserError(f"strategy {name} has rungs at {', '.join(map(str, sweep_rungs(sweep)))} epochs: no "
+                            f"budgeted table at {', '.join(map(str, missing))} epochs (--budgets gave "
+                            f"{', '.join(map(str, sorted(budgets))) or 'none'}; record the table's sweep with "
+                            f"--max-epochs {missing[0]})")
 
 
 def warm_study(table: tables.Table, sweep: Sweep, count: int, seed: int) -> Any:
@@ -269,8 +303,13 @@ def _top_configs(incumbent: Incumbent, ended: dict[str, dict[str, Any]], sweep: 
 
 
 def _job(args: tuple) -> Replay:
-    table_path, name, fields, seed, workers = args
-    return replay_one(_TABLES.setdefault(table_path, tables.load(table_path)), name, fields, seed, workers)
+    table_path, name, fields, seed, workers, budget_paths = args
+    table = _TABLES.setdefault(table_path, tables.load(table_path))
+    budgets = {}
+    for path in budget_paths:
+        short = _TABLES.setdefault(path, tables.load(path))
+        budgets[short.max_epochs] = short
+    return replay_one(table, name, fields, seed, workers, budgets)
 
 
 _TABLES: dict[str, tables.Table] = {}
@@ -283,11 +322,19 @@ def _worker_signals() -> None:
 
 
 def run(table: tables.Table, strategies: dict[str, dict[str, Any]], seeds: int, workers: int,
-        processes: int | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Summary]:
-    """Every strategy x search seed; the replays run in parallel processes (each reloads the table)."""
+        processes: int | None = None, progress: Callable[[str], None] | None = None,
+        budgets: dict[int, tables.Table] | None = None) -> dict[str, Summary]:
+    """Every strategy x search seed; the replays run in parallel processes (each reloads the table). `budgets`: the
+    budgeted table's shorter recordings (tables.load_budgets), for budgeted searches."""
+    budgets = budgets or {}
     for name, fields in strategies.items():
         strategy_sweep(table, fields, 0)  # a bad strategy fails here, once, before any replay
-    jobs = [(table.source, name, fields, seed, workers) for name, fields in strategies.items() for seed in range(seeds)]
+    check_budgets(table, strategies, budgets)
+    for short in budgets.values():
+        _TABLES[short.source] = short
+    paths = tuple(short.source for short in budgets.values())
+    jobs = [(table.source, name, fields, seed, workers, paths) for name, fields in strategies.items()
+            for seed in range(seeds)]
     processes = processes or min(os.cpu_count() or 1, len(jobs))
     _TABLES[table.source] = table
     started, results = time.time(), {name: [] for name in strategies}

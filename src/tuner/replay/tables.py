@@ -308,6 +308,47 @@ def _score(table: Table) -> None:
     table._best_key = by_repr[ranked[0].configuration]
 
 
+# ---------------------------------------------------------------- budgeted tables
+
+
+def load_budgets(full: Table, locations: list[str]) -> dict[int, Table]:
+    """A budgeted table: ordinary tables of `full`'s grid recorded at smaller max_epochs (each trial's schedule laid
+    over its own epochs), by budget. Each must hold the same configurations, seeds, data, model and fixed settings
+    as `full`; raises UserError naming the first difference."""
+    budgets: dict[int, Table] = {}
+    for location in locations:
+        short = load(location)
+        where = f"budgeted table {short.source}"
+        if short.max_epochs >= full.max_epochs:
+            raise UserError(f"{where}: {short.max_epochs} epochs is not a budget below the full table's "
+                            f"{full.max_epochs}")
+        if short.max_epochs in budgets:
+            raise UserError(f"{where}: a second table at {short.max_epochs} epochs "
+                            f"(also {budgets[short.max_epochs].source})")
+        for what in ("data", "model", "metric"):
+            if short.sweep.get(what) != full.sweep.get(what):
+                raise UserError(f"{where}: {what} {short.sweep.get(what)!r}, the full table's is "
+                                f"{full.sweep.get(what)!r}: not the same grid")
+        if _settings(short) != _settings(full):
+            differ = sorted(k for k in set(_settings(short)) | set(_settings(full))
+                            if _settings(short).get(k) != _settings(full).get(k))
+            raise UserError(f"{where}: fixed setting {differ[0]!r} differs from the full table's: not the same grid")
+        if short.keys != full.keys or set(short.points) != set(full.points):
+            missing = sorted(map(str, set(full.points) - set(short.points)))
+            raise UserError(f"{where}: not the same grid as {full.source} (searched {', '.join(short.keys)} "
+                            f"against {', '.join(full.keys)}" + (f"; missing {missing[0]}" if missing else "") + ")")
+        if short.seeds != full.seeds:
+            raise UserError(f"{where}: seeds {short.seeds}, the full table's are {full.seeds}")
+        budgets[short.max_epochs] = short
+    return budgets
+
+
+def _settings(table: Table) -> dict[str, Any]:
+    """The fixed settings of a table's sweep that must match across budgets (the ones laid over the budget aside)."""
+    return {k: v for k, v in (table.sweep.get("fixed") or {}).items()
+            if k not in ("epochs", "step_size", "cycle_epochs")}
+
+
 # ---------------------------------------------------------------- describing
 
 

@@ -1,7 +1,8 @@
 """Search strategies: which configurations a sweep tries, and which trials it stops early.
 
     space           how a space is described; the configurations it can produce; start points
-    searches        SEARCHES: grid, random, optuna (tuner's TPE), optuna-tpe, ray-optuna
+    searches        SEARCHES: grid, random, optuna (tuner's TPE), optuna-tpe, ray-optuna, budgeted
+    budgeted        budgeted successive halving: rungs whose schedules end at their budget (BOHB's rule for new ones)
     schedulers      TRIAL_SCHEDULERS: none, asha, hyperband, median, optuna-median, ray-asha
     optuna_search   tuner's Optuna search (trials told as they ended), samplers, the study's journal
     warm            warm starts: an earlier run's trials told to a new study
@@ -11,7 +12,7 @@ Factories take a Sweep (tuner.sweep.spec) and return Ray Tune's own objects; not
 
 from tuner.search.optuna_search import SAMPLERS
 from tuner.search.schedulers import TRIAL_SCHEDULERS, trial_scheduler
-from tuner.search.searches import OPTUNA_SEARCHES, SEARCHES, objectives, search_algorithm
+from tuner.search.searches import BUDGETED_SEARCHES, OPTUNA_SEARCHES, SEARCHES, objectives, search_algorithm, tune_samples
 
-__all__ = ["OPTUNA_SEARCHES", "SAMPLERS", "SEARCHES", "TRIAL_SCHEDULERS", "objectives", "search_algorithm",
-           "trial_scheduler"]
+__all__ = ["BUDGETED_SEARCHES", "OPTUNA_SEARCHES", "SAMPLERS", "SEARCHES", "TRIAL_SCHEDULERS", "objectives", "search_algorithm",
+           "trial_scheduler", "tune_samples"]

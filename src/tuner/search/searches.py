@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuner import select
+from tuner.search import budgeted
 from tuner.search.optuna_search import quiet_optuna, study_kwargs, told_search_class
 from tuner.search.optuna_search import sampler as sampler_of
 from tuner.search.space import start_points
@@ -87,8 +88,17 @@ SEARCHES: dict[str, SearchFactory] = {
     "optuna": _optuna,  # tuner's TPE (multi-objective: NSGA-II), told pruned trials as pruned
     "optuna-tpe": _optuna_tpe,  # Optuna's TPESampler with Optuna's defaults
     "ray-optuna": _ray_optuna,  # Ray Tune's OptunaSearch() with Ray's defaults
+    # budgeted successive halving: rungs that finish their schedule, promoted from scratch (tuner.search.budgeted)
+    "budgeted": budgeted.budgeted,
 }
+BUDGETED_SEARCHES = {"budgeted"}  # propose (configuration, budget) trials: run with trial_scheduler="none"
 OPTUNA_SEARCHES = {"optuna", "optuna-tpe", "ray-optuna"}  # take a define-by-run space and search_options
+
+
+def tune_samples(sweep: Sweep) -> int:
+    """Tune's num_samples for the search phase: the sweep's trials, or for a budgeted search a bound on its trials
+    (the searcher ends the search itself)."""
+    return budgeted.bound(sweep) if sweep.search in BUDGETED_SEARCHES else sweep.samples
 
 
 def search_algorithm(sweep: Sweep, storage: Any = None) -> Any:

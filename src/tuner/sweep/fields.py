@@ -13,7 +13,7 @@ from typing import Any
 
 from tuner import select
 from tuner.errors import UserError
-from tuner.search import OPTUNA_SEARCHES, SAMPLERS, SEARCHES, TRIAL_SCHEDULERS, search_algorithm
+from tuner.search import BUDGETED_SEARCHES, OPTUNA_SEARCHES, SAMPLERS, SEARCHES, TRIAL_SCHEDULERS, search_algorithm
 from tuner.sweep.spec import NOT_FIXED, NOT_SEARCHABLE, Sweep, field_types
 from tuner.train.config import field_names
 
@@ -60,7 +60,9 @@ def check_fields(sweep: Sweep, where: str = "sweep") -> None:
     for key in NOT_FIXED:
         if key in sweep.fixed:
             fail(f"fixed: {NOT_SEARCHABLE[key]}")
-    if sweep.search_options and sweep.search not in OPTUNA_SEARCHES:
+    if sweep.search in BUDGETED_SEARCHES:
+        _validate_budgeted(sweep, fail)
+    elif sweep.search_options and sweep.search not in OPTUNA_SEARCHES:
         fail(f"search_options apply to the Optuna searches ({', '.join(sorted(OPTUNA_SEARCHES))}), "
              f"not search={sweep.search!r}")
     _validate_search_options(sweep, fail)
@@ -112,6 +114,27 @@ def _type_text(annotation: Any) -> str:
     return {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
             "float | None": "a number or None", "int | None": "an integer or None", "str | None": "a string or None",
             "list[int]": "a list of integers"}.get(text.removeprefix("<class '").removesuffix("'>"), text)
+
+
+def _validate_budgeted(sweep: Sweep, fail: Callable[[str], None]) -> None:
+    """A budgeted search proposes each trial's budget itself: no trial scheduler beside it, a space of Ray Tune
+    domains (no grid, no define-by-run function), one metric."""
+    from tuner.search.budgeted import OPTIONS
+    from tuner.search.space import is_grid
+
+    if sweep.trial_scheduler != "none":
+        fail(f"search={sweep.search!r} trains each rung to its own budget: set trial_scheduler='none', "
+             f"not {sweep.trial_scheduler!r}")
+    if callable(sweep.space) or any(is_grid(v) for v in sweep.space.values()):
+        fail(f"search={sweep.search!r} needs a space of Ray Tune domains (tune.choice, tune.loguniform, ...): no "
+             "grid_search, no define-by-run function")
+    if sweep.objectives:
+        fail(f"search={sweep.search!r} has one metric: leave objectives out")
+    unknown = [k for k in sweep.search_options if k not in OPTIONS]
+    if unknown:
+        fail(f"search_options: {unknown[0]!r} is not one of {', '.join(OPTIONS)} (search={sweep.search!r})")
+    if sweep.search_options.get("sampler", "tpe") not in ("tpe", "random"):
+        fail(f"search_options: sampler for search={sweep.search!r} is 'tpe' or 'random'")
 
 
 def _validate_search_options(sweep: Sweep, fail: Callable[[str], None]) -> None:

@@ -23,7 +23,7 @@ import torch
 from ray import tune
 
 from tuner.errors import UserError
-from tuner.runfolder import STATE_FILE, trial_values
+from tuner.runfolder import STATE_FILE, training_values
 from tuner.status import FitEnd
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig
@@ -42,7 +42,7 @@ def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
 def run_trial(config: dict[str, Any], data: Dataset) -> None:
     """Train one trial's configuration (a retried or resumed one from its checkpoint), reporting every epoch."""
     try:
-        cfg = TrainConfig.from_dict(trial_values(config))
+        cfg = TrainConfig.from_dict(training_values(config))
         validate(cfg)
     except UserError as exc:
         return _report_config_error(exc)

@@ -38,7 +38,7 @@ def build_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, budget_s: flo
     tune_config = tune.TuneConfig(
         metric=None if multi else metric, mode=None if multi else mode,
         search_alg=search.search_algorithm(sweep, study), scheduler=search.trial_scheduler(sweep),
-        num_samples=sweep.samples,
+        num_samples=search.tune_samples(sweep),
         max_concurrent_trials=(sweep.max_concurrent or None) if sweep.search in search.OPTUNA_SEARCHES else None,
         time_budget_s=budget_s, reuse_actors=True, trial_dirname_creator=trial_dirname)
     search_epochs = expected_trial_epochs(sweep) - confirm_trial_epochs(sweep)

@@ -77,7 +77,7 @@ def confirm_pairs(grids: list[tuple[str, Any]], sweep: Sweep, count: int) -> lis
     everything = {c.configuration: c for c in select.configurations(trials, sweep.metric)}
     pairs = []
     for best in select.top_configurations(searched, sweep.metric, count):
-        config = {k: v for k, v in runfolder.trial_values(by_id[best.best_trial_id].config).items() if k != "seed"}
+        config = {k: v for k, v in runfolder.training_values(by_id[best.best_trial_id].config).items() if k != "seed"}
         members = everything[best.configuration].all_trial_ids
         ran = {int(s) for s in trials.loc[trials["trial_id"].isin(members), "seed"]}
         pairs += [{**config, "seed": seed} for seed in sweep.confirm_seeds if seed not in ran]

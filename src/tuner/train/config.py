@@ -215,3 +215,33 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
             raise UserError(f"--set expects key=value, got {pair!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def laid_over(values: dict[str, Any], epochs: int, full_epochs: int) -> dict[str, Any]:
+    """The settings that make a schedule written for `full_epochs` run its whole course in `epochs`, so that its last
+    rate is the full schedule's: cosine and onecycle follow `epochs` by themselves; step_size, cycle_epochs and
+    warmup_epochs (counted in epochs) are scaled by epochs / full_epochs, and gamma so that the decays that fit
+    reach the same end (an exponential schedule's gamma ** (full_epochs / epochs); a step schedule's gamma **
+    (full steps / steps)). Plateau follows the validation loss and is left as it is. `values` holds the
+    configuration's settings (TrainConfig's defaults for those it lacks); only the changed ones are returned."""
+    if epochs >= full_epochs:
+        return {}
+    defaults, ratio = TrainConfig(), epochs / full_epochs
+    scheduler = values.get("scheduler", defaults.scheduler)
+    gamma = values.get("gamma")
+    changed: dict[str, Any] = {}
+    warmup = int(values.get("warmup_epochs", defaults.warmup_epochs) or 0)
+    if warmup:
+        changed["warmup_epochs"] = min(round(warmup * ratio), epochs - 1)
+    if scheduler == "step":
+        step_size = int(values.get("step_size", defaults.step_size))
+        short = max(1, round(step_size * ratio))
+        full_steps, steps = (full_epochs - warmup) // step_size, (epochs - changed.get("warmup_epochs", 0)) // short
+        changed["step_size"] = short
+        if full_steps and steps and full_steps != steps:
+            changed["gamma"] = (0.1 if gamma is None else float(gamma)) ** (full_steps / steps)
+    elif scheduler == "cyclic":
+        changed["cycle_epochs"] = values.get("cycle_epochs", defaults.cycle_epochs) * ratio
+    elif scheduler == "exponential":
+        changed["gamma"] = (0.9 if gamma is None else float(gamma)) ** (1 / ratio)
+    return changed

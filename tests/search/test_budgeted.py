@@ -1,0 +1,161 @@
+"""Budgeted successive halving (tuner.search.budgeted): its rungs, the schedules laid over them, ASHA's
+asynchronous promotions, and the rule that only full-budget trials are chosen."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from tuner import select
+from tuner.search.budgeted import budgeted_searcher_class, promotable, rung_budgets
+from tuner.sweep.budget import expected_trial_epochs
+from tuner.sweep.spec import Sweep
+from tuner.train.config import TrainConfig, laid_over
+from tuner.train.optim import Schedule
+
+
+def test_rungs_grow_by_the_reduction_factor_and_end_at_max_epochs():
+    assert rung_budgets(1, 3, 25) == [1, 3, 9, 25]
+    assert rung_budgets(1, 3, 27) == [1, 3, 9, 27]
+    assert rung_budgets(2, 3, 10) == [2, 6, 10]
+    assert rung_budgets(1, 2, 5) == [1, 2, 4, 5]
+    assert rung_budgets(1, 1.5, 4) == [1, 2, 3, 4]  # 1.5 and 2.25 round to 2: one rung each, distinct
+    assert rung_budgets(5, 3, 5) == [5] and rung_budgets(8, 3, 5) == [5]
+
+
+def test_the_cost_model_counts_each_rung_from_scratch():
+    """27 configurations, eta 3: 27 x 1 + 9 x 3 + 3 x 9 + 1 x 25 trial-epochs; the confirm phase on top."""
+    from ray import tune
+
+    sweep = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=27, max_epochs=25)
+    assert expected_trial_epochs(sweep) == 27 + 27 + 27 + 25
+    confirmed = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=27, max_epochs=25,
+                      seeds=[0, 1, 2], confirm_top=1)
+    assert expected_trial_epochs(confirmed) == 106 + 2 * 25
+
+
+def final_lr(cfg: TrainConfig, steps_per_epoch: int = 4) -> tuple[float, float]:
+    """(the rate the last epoch trained at, the rate after the schedule's last step) over cfg.epochs epochs."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr, momentum=cfg.momentum)
+    schedule = Schedule(optimizer, cfg, steps_per_epoch)
+    last = math.nan
+    for _ in range(cfg.epochs):
+        for _ in range(steps_per_epoch):
+            last = schedule.lr
+            schedule.after_batch()
+        schedule.after_epoch(1.0)
+    return last, schedule.lr
+
+
+SCHEDULES = {
+    "cosine": {"scheduler": "cosine", "min_lr": 1e-4},
+    "onecycle": {"scheduler": "onecycle"},
+    "step": {"scheduler": "step", "step_size": 9, "gamma": 0.5},
+    "exponential": {"scheduler": "exponential", "gamma": 0.8},
+    "cyclic": {"scheduler": "cyclic", "cycle_epochs": 4.5},
+    "warmup + cosine": {"scheduler": "cosine", "warmup_epochs": 3},
+    "warmup + step": {"scheduler": "step", "step_size": 8, "warmup_epochs": 3},
+}
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+@pytest.mark.parametrize("budget", [1, 3, 9])
+def test_a_schedule_laid_over_a_rung_ends_where_the_full_schedule_ends(name, budget):
+    """The rate at the end of a rung (after its last epoch's step) equals the full-length schedule's end value: a
+    rung evaluates a configuration at the end of its schedule, not in its first epochs."""
+    values = {"lr": 0.1, "momentum": 0.9, **SCHEDULES[name]}
+    full = TrainConfig.from_dict({**values, "epochs": 27})
+    short = TrainConfig.from_dict({**values, **laid_over(values, budget, 27), "epochs": budget})
+    if name.startswith("warmup") and budget == 1:
+        assert short.warmup_epochs == 0
+    which = 0 if name == "onecycle" else 1  # onecycle's last value is its last batch's; the others', after a step
+    assert final_lr(short)[which] == pytest.approx(final_lr(full)[which], rel=1e-6, abs=1e-12), (name, budget)
+    assert laid_over(values, 27, 27) == {}
+
+
+class Trial:
+    def __init__(self, searcher, trial_id):
+        self.id, self.config = trial_id, searcher.suggest(trial_id)
+
+
+def searcher(num_samples, **fields):
+    from ray import tune
+
+    sweep = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-4, 1.0)}, num_samples=num_samples,
+                  max_epochs=9, search_seed=0, **fields)
+    found = budgeted_searcher_class()(sweep)
+    found.set_search_properties("val_acc", "max", sweep.param_space())
+    return found
+
+
+def finish(found, trial, value):
+    found.on_trial_result(trial.id, {"val_acc": value, "training_iteration": 1})
+    found.on_trial_complete(trial.id, {"val_acc": value, "training_iteration": trial.config["epochs"]})
+
+
+def test_promotions_are_asynchronous_and_come_before_new_configurations():
+    """ASHA: the third result of rung 0 makes its best promotable at once (floor(3/3) = 1), while two trials still
+    run and six configurations are still to be drawn; the next free worker gets the promotion, trained from scratch
+    at the next budget with its schedule laid over it. Nothing promotable: a new configuration."""
+    found = searcher(9)
+    running = [Trial(found, f"t{i}") for i in range(5)]
+    assert [t.config["epochs"] for t in running] == [1] * 5 and [t.config["rung"] for t in running] == [0] * 5
+    finish(found, running[0], 0.5)
+    finish(found, running[1], 0.9)
+    assert Trial(found, "t5").config["rung"] == 0  # two results: floor(2/3) = 0 promotable
+    finish(found, running[2], 0.7)
+    promoted = Trial(found, "t6")
+    assert promoted.config["rung"] == 1 and promoted.config["epochs"] == 3
+    assert promoted.config["lr"] == running[1].config["lr"]  # the best of rung 0
+    assert Trial(found, "t7").config["rung"] == 0  # promoted once only: the next worker gets a new configuration
+
+
+def test_the_search_waits_for_running_trials_and_ends_with_the_best_at_the_full_budget():
+    """Four configurations, eta 3: asynchronously the best of four reaches rung 1 (floor(4/3)) and none rung 2
+    (floor(1/3)); once nothing runs and nothing is left to draw, each rung promotes its top ceil(n/eta), highest rung
+    first, so the best still train to max_epochs."""
+    found = searcher(4)
+    first = [Trial(found, f"t{i}") for i in range(4)]
+    assert found.suggest("x") is None  # all drawn, trials running: wait, do not end
+    for trial, value in zip(first, (0.3, 0.8, 0.6, 0.5)):
+        finish(found, trial, value)
+    runs = []
+    while (config := found.suggest(f"p{len(runs)}")) not in (None, "FINISHED"):
+        runs.append((config["rung"], config["lr"]))
+        trial = Trial.__new__(Trial)
+        trial.id, trial.config = f"p{len(runs) - 1}", config
+        finish(found, trial, {0.8: 0.85, 0.6: 0.9}.get(dict(zip([t.config["lr"] for t in first],
+                                                                    (0.3, 0.8, 0.6, 0.5)))[config["lr"]], 0.1))
+    lrs = {value: t.config["lr"] for t, value in zip(first, (0.3, 0.8, 0.6, 0.5))}
+    assert runs == [(1, lrs[0.8]), (2, lrs[0.8]), (1, lrs[0.6]), (2, lrs[0.6])]
+    assert found.suggest("last") == "FINISHED"
+
+
+def test_new_configurations_come_from_the_model_of_the_highest_rung_with_enough_results():
+    found = searcher(40, search_options={"n_startup_trials": 2, "random_fraction": 0.0})
+    first = Trial(found, "a0")
+    assert -1 in found.studies and 0 not in found.studies  # no results yet: drawn at random
+    finish(found, first, 0.1)
+    finish(found, Trial(found, "a1"), 0.2)  # two results at rung 0 (none promotable: floor(2/3) = 0)
+    assert len(found.studies[0].trials) == 2
+    assert Trial(found, "b").config["rung"] == 0
+    assert len(found.studies[0].trials) == 3  # the proposal was asked of rung 0's model (told as a failed ask)
+
+
+def test_selection_ignores_short_runs():
+    """A lower rung's trial (full_budget False) never competes, however good its score."""
+    trials = pd.DataFrame([
+        {"trial_id": "a", "status": "TERMINATED", "config/lr": 0.1, "val_acc": 0.99, "seed": 0, "epochs": 1,
+         "full_budget": False},
+        {"trial_id": "b", "status": "TERMINATED", "config/lr": 0.01, "val_acc": 0.90, "seed": 0, "epochs": 9,
+         "full_budget": True},
+        {"trial_id": "c", "status": "TERMINATED", "config/lr": 0.1, "val_acc": 0.80, "seed": 0, "epochs": 9,
+         "full_budget": True},
+    ])
+    assert select.choose(trials, "val_acc").config.best_trial_id == "b"
+    assert [c.best_trial_id for c in select.configurations(trials, "val_acc")] == ["b", "c"]
+    as_read = pd.read_csv(pd.io.common.StringIO(trials.to_csv(index=False)))  # as trials.csv is read back
+    assert select.choose(as_read, "val_acc").config.best_trial_id == "b"
+    older = trials.drop(columns="full_budget")  # a run folder from before the column: every trial competes
+    assert select.choose(older, "val_acc").config.best_trial_id == "a"
