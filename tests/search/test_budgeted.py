@@ -159,3 +159,16 @@ def test_selection_ignores_short_runs():
     assert select.choose(as_read, "val_acc").config.best_trial_id == "b"
     older = trials.drop(columns="full_budget")  # a run folder from before the column: every trial competes
     assert select.choose(older, "val_acc").config.best_trial_id == "a"
+
+
+def test_a_restored_searcher_proposes_what_the_saved_one_would(tmp_path):
+    """--resume restores Tune's searcher from its saved state: the same promotions and the same next draws."""
+    found = searcher(9)
+    trials = [Trial(found, f"t{i}") for i in range(4)]
+    for trial, value in zip(trials, (0.4, 0.9, 0.6)):
+        finish(found, trial, value)
+    found.save(str(tmp_path / "searcher.pkl"))
+    again = searcher(9)
+    again.restore(str(tmp_path / "searcher.pkl"))
+    assert [again.suggest(f"n{i}") for i in range(3)] == [found.suggest(f"n{i}") for i in range(3)]
+    assert again.trials == found.trials and again.results == found.results

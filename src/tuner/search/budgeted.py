@@ -178,20 +178,23 @@ def budgeted_searcher_class() -> type:
             enough = max(self.min_points, len(self.distributions) + 1)
             fitted = [r for r, results in enumerate(self.results)
                       if sum(not math.isnan(v) for _, v in results) >= enough]
+            draw_seed = self.seed + 7919 * len(self.configs)  # each draw seeded by its number: a restored searcher
+            #   (whose studies are rebuilt from the results) draws what the saved one would have
             if self.random_only or not fitted or self.rng.uniform() < self.random_fraction:
-                study = self._study(-1, optuna.samplers.RandomSampler(seed=self.seed))
+                study = self._study(-1)
+                study.sampler = optuna.samplers.RandomSampler(seed=draw_seed)
             else:
                 study = self._study(max(fitted))
+                study.sampler = optuna.samplers.TPESampler(seed=draw_seed, **self.tpe)
             trial = study.ask(self.distributions)
             params = dict(trial.params)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a proposal, not a result
             return params
 
-        def _study(self, rung: int, sampler: Any = None) -> Any:
+        def _study(self, rung: int) -> Any:
+            """The Optuna study told rung `rung`'s results (-1: the one random proposals are asked of)."""
             if rung not in self.studies:
-                sampler = sampler or optuna.samplers.TPESampler(seed=self.seed + 7919 * (rung + 1), **self.tpe)
-                self.studies[rung] = optuna.create_study(direction=select.optuna_direction(self._metric),
-                                                         sampler=sampler)
+                self.studies[rung] = optuna.create_study(direction=select.optuna_direction(self._metric))
             return self.studies[rung]
 
         def _tell(self, rung: int, params: dict[str, Any], value: float) -> None:
