@@ -11,6 +11,15 @@ Budget: 3 optimizer rows x 9 learning rates x 3 seeds = 81 trials x 25 epochs = 
 trial's best-epoch weights, for the benchmark's ground truth only):
     python -m tuner.sweep sweeps/tables/s4_mnist_lr.py --results runs/tables/s4_mnist_lr --no-report
     python -m tuner.tables pack runs/tables/s4_mnist_lr benchmarks/tables/s4_mnist_lr.tar.gz
+
+Its budgeted versions (`python -m tuner.replay benchmarks/tables/s4_mnist_lr.tar.gz --budgets
+benchmarks/tables/s4_mnist_lr_budgets`, docs/search.md): the same file at 1, 3 and 9 epochs (no schedule here, so
+nothing is laid over them); 5, 17 and 36 min on 2 CPU cores shared with other jobs:
+    for E in 1 3 9; do
+        python -m tuner.sweep sweeps/tables/s4_mnist_lr.py --max-epochs $E --results runs/tables/s4_mnist_lr_e$E \
+            --no-report
+        python -m tuner.tables pack runs/tables/s4_mnist_lr_e$E benchmarks/tables/s4_mnist_lr_budgets/s4_mnist_lr_e$E.tar.gz
+    done
 """
 
 from ray import tune

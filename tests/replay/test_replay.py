@@ -175,6 +175,24 @@ def test_the_virtual_controller_decides_as_ray_tunes_own(tmp_path, strategy):
     assert len({t["epochs"] for t in real.trials}) > 1  # the trial scheduler stopped some trials early
 
 
+def test_the_virtual_controller_runs_a_budgeted_search_as_ray_tunes_own(tmp_path):
+    """Budgeted search through Ray Tune's real Tuner, one trial at a time: the same (configuration, budget) trials in
+    the same order; the searcher's waits (no promotable configuration yet, trials running) end the same way."""
+    full, short = budgeted_table(tmp_path, budgets=(1, 3))
+    table = tables.load(full)
+    budgets = tables.load_budgets(table, [str(p) for p in short])
+    fields = {**replay.STRATEGIES["tuner-budgeted"], "seeds": "one", "num_samples": 5}
+    virtual = replay.replay_one(table, "b", fields, seed=2, workers=1, budgets=budgets)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        real = replay.replay_with_tune(table, "b", fields, seed=2, workers=1, budgets=budgets)
+    finally:
+        ray.shutdown()
+    as_run = lambda r: [(t["point"], t["epochs"], t["status"]) for t in r.trials]  # noqa: E731
+    assert as_run(virtual) == as_run(real)
+    assert {t["epochs"] for t in real.trials} == {1, 3, 9}
+
+
 def test_a_warm_started_strategy_tells_its_study_the_earlier_trials_and_does_not_count_them(tiny):
     import optuna
 

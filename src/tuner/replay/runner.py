@@ -136,12 +136,10 @@ def replay_one(table: tables.Table, name: str, fields: dict[str, Any], seed: int
         """A trial's configuration, seed, recorded point and configuration key (looked up once)."""
         if trial.trial_id not in known:
             config, trial_seed = _values(trial.config)
-            epochs = int(config.pop("epochs", table.max_epochs))
-            config.pop(RUNG_KEY, None)
+            recorded = _recorded(table, budgets, config)
             key = " | ".join(f"{k}={config.get(k)!r}" for k in sorted(config))
-            recorded = table if epochs >= table.max_epochs else _budget(budgets, epochs)
             known[trial.trial_id] = (config, trial_seed, recorded.lookup(config), key)
-            short[trial.trial_id] = epochs < table.max_epochs
+            short[trial.trial_id] = recorded is not table
         return known[trial.trial_id]
 
     def resolve(trial: Any) -> tables.Curve:
@@ -229,7 +227,7 @@ def warm_study(table: tables.Table, sweep: Sweep, count: int, seed: int) -> Any:
 
 
 def replay_with_tune(table: tables.Table, name: str, fields: dict[str, Any], seed: int, workers: int,
-                     time_scale: float = 0.0) -> Replay:
+                     time_scale: float = 0.0, budgets: dict[int, tables.Table] | None = None) -> Replay:
     """The same replay through Ray Tune's real Tuner (one real trial per trial, each epoch reported from the table
     after sleeping its recorded time x time_scale), to check the virtual controller against. Needs a running Ray
     with `workers` CPUs; the search phase only."""
@@ -240,20 +238,23 @@ def replay_with_tune(table: tables.Table, name: str, fields: dict[str, Any], see
     metric, mode = search_lib.objectives(sweep)
     with tempfile.TemporaryDirectory() as storage:
         tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(_tune_trainable, table=table, time_scale=time_scale), {"cpu": 1}),
+            tune.with_resources(tune.with_parameters(_tune_trainable, table=table, time_scale=time_scale,
+                                                     budgets=budgets or {}), {"cpu": 1}),
             param_space=sweep.param_space(),
             tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=search_lib.search_algorithm(sweep),
-                                        scheduler=search_lib.trial_scheduler(sweep), num_samples=sweep.samples,
+                                        scheduler=search_lib.trial_scheduler(sweep),
+                                        num_samples=search_lib.tune_samples(sweep),
                                         reuse_actors=True, trial_dirname_creator=_trial_dirname),
             run_config=tune.RunConfig(name="replay", storage_path=storage, verbose=0))
         grid = tuner.fit()
         out = Replay(name, seed)
         for result in grid:  # in the order Tune created the trials
             config, trial_seed = _values(result.config)
+            recorded = _recorded(table, budgets, config)
             last = result.metrics or {}
             out.trials.append({"config": config, "seed": trial_seed, "epochs": last.get("epoch", 0),
                                "status": replayed_status(last, table) if last.get("status") else Status.ERROR,
-                               "point": table.point_key(table.lookup(config).values)})
+                               "point": table.point_key(recorded.lookup(config).values)})
     return out
 
 
@@ -261,13 +262,22 @@ def _trial_dirname(trial: Any) -> str:
     return trial_dirname(trial.trial_id)
 
 
-def _tune_trainable(config: dict[str, Any], table: tables.Table, time_scale: float) -> None:
+def _recorded(table: tables.Table, budgets: dict[int, tables.Table] | None, config: dict[str, Any]) -> tables.Table:
+    """The table a trial's curve comes from: a budgeted search's short trial (its `epochs` and rung popped from
+    `config`) replays its budget's."""
+    epochs = int(config.pop("epochs", table.max_epochs))
+    config.pop(RUNG_KEY, None)
+    return table if epochs >= table.max_epochs else _budget(budgets, epochs)
+
+
+def _tune_trainable(config: dict[str, Any], table: tables.Table, time_scale: float,
+                    budgets: dict[int, tables.Table]) -> None:
     """Reports the recorded epochs, with a checkpoint each, as tuner's trainable does (a paused or restarted trial
     resumes after its last checkpoint)."""
     from ray import tune
 
     values, trial_seed = _values(config)
-    curve = table.lookup(values).curves[trial_seed]
+    curve = _recorded(table, budgets, values).lookup(values).curves[trial_seed]
     checkpoint = tune.get_checkpoint()
     start = 0
     if checkpoint:
