@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tuner import select
-from tuner.search.budgeted import budgeted_searcher_class, promotable, rung_budgets
+from tuner.search.budgeted import budgeted_searcher_class, expected_trials, rung_budgets
 from tuner.sweep.budget import expected_trial_epochs
 from tuner.sweep.spec import Sweep
 from tuner.train.config import TrainConfig, laid_over
@@ -33,6 +33,7 @@ def test_the_cost_model_counts_each_rung_from_scratch():
     confirmed = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=27, max_epochs=25,
                       seeds=[0, 1, 2], confirm_top=1)
     assert expected_trial_epochs(confirmed) == 106 + 2 * 25
+    assert expected_trials(sweep) == 27 + 9 + 3 + 1  # the progress line's total: each rung's trials
 
 
 def final_lr(cfg: TrainConfig, steps_per_epoch: int = 4) -> tuple[float, float]:

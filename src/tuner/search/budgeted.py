@@ -65,6 +65,11 @@ def promotable(results: list[tuple[int, float]], promoted: set[int], eta: float,
     return next((index for index, value in ranked if index not in promoted and not math.isnan(value)), None)
 
 
+def expected_trials(sweep: Sweep) -> int:
+    """Trials a budgeted search runs, about: num_samples configurations, 1/eta^k of them again at rung k."""
+    return max(1, round(sum(sweep.samples / sweep.reduction_factor ** k for k in range(len(sweep_rungs(sweep))))))
+
+
 def bound(sweep: Sweep) -> int:
     """Tune's num_samples for a budgeted search: at most every configuration at every rung."""
     return sweep.samples * len(sweep_rungs(sweep))

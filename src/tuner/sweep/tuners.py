@@ -43,8 +43,15 @@ def build_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, budget_s: flo
         time_budget_s=budget_s, reuse_actors=True, trial_dirname_creator=trial_dirname)
     search_epochs = expected_trial_epochs(sweep) - confirm_trial_epochs(sweep)
     return tune.Tuner(trainable(sweep, dataset), param_space=sweep.param_space(), tune_config=tune_config,
-                      run_config=run_config(sweep, storage_path, folder, sweep.expected_trials(), search_epochs,
+                      run_config=run_config(sweep, storage_path, folder, search_trials(sweep), search_epochs,
                                             callbacks))
+
+
+def search_trials(sweep: Sweep) -> int:
+    """Trials the search phase is expected to start (a budgeted search's rungs are trials of their own)."""
+    from tuner.search.budgeted import expected_trials
+
+    return expected_trials(sweep) if sweep.search in search.BUDGETED_SEARCHES else sweep.expected_trials()
 
 
 def run_config(sweep: Sweep, storage_path: str, name: str, total: int, expected_epochs: float | None = None,
