@@ -18,7 +18,7 @@ from tuner.analysis.text import ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, storage
+from tuner.sweep import budget, engine, owncode, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -108,6 +108,8 @@ def dry_run(sweep: Sweep, options: engine.RunOptions, where: str) -> None:
           f"{sweep.trial_scheduler}, up to {sweep.max_epochs} epochs each)")
     print(f"checked: {checked} configurations build for {dataset.name}'s "
           f"{'x'.join(map(str, dataset.image_shape))} images")
+    for model, changes in owncode.model_changes(sweep, dataset.image_shape, dataset.num_classes).items():
+        print(f"model {model} changed to fit the data: {'; '.join(changes)}")
     kind = "grid points" if sweep.search == "grid" else "configurations (start points, then draws; TPE adapts)" \
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
