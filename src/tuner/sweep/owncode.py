@@ -58,22 +58,33 @@ def _domain(key: str, value: Any) -> Any:
     return convert(value)
 
 
-def references(sweep: Sweep) -> set[str]:
-    """Every model and data reference the sweep's configurations can hold."""
-    names = {sweep.data, sweep.model, *(str(c.get(MODEL)) for c in candidate_configs(sweep))}
-    return {name for name in names if usercode.is_reference(name)}
+def model_references(sweep: Sweep) -> set[str]:
+    """Every model function the sweep's configurations can name (library models left out)."""
+    names = {sweep.model, *(str(c.get(MODEL)) for c in candidate_configs(sweep))}
+    return {name for name in names if usercode.is_reference(name) and not usercode.is_library(name)}
 
 
 def shipped(sweep: Sweep) -> bytes | None:
-    """The functions Ray's workers cannot import (the sweep file's, a notebook's), pickled by value; None if none."""
+    """The sweep's model functions, pickled for Ray's workers; None if it has none. Those of the sweep file, a notebook
+    and a local package (one not installed in site-packages: on this machine's sys.path, maybe only the driver's) go
+    by value with every module of their package, so a worker needs neither the file nor the path; an installed
+    package's by reference, imported where the trial runs."""
     from ray import cloudpickle
 
-    wanted = sorted(name for name in references(sweep) if usercode.needs_shipping(name))
+    wanted = sorted(model_references(sweep))
     if not wanted:
         return None
-    if usercode.SWEEP_MODULE in sys.modules:
-        cloudpickle.register_pickle_by_value(sys.modules[usercode.SWEEP_MODULE])
+    for name in wanted:
+        module = name.partition(":")[0]
+        top = sys.modules.get(module if module in (usercode.SWEEP_MODULE, "__main__") else module.split(".")[0])
+        if top is not None and top.__name__ != "__main__" and _local(top):
+            cloudpickle.register_pickle_by_value(top)
     return cloudpickle.dumps({name: usercode.resolve(name) for name in wanted})
+
+
+def _local(module: Any) -> bool:
+    path = str(getattr(module, "__file__", None) or "")
+    return "site-packages" not in path and "dist-packages" not in path
 
 
 def install(payload: bytes | None) -> None:

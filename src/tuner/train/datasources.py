@@ -176,7 +176,10 @@ def _one_image(name: str, split: str, index: int, image: Any) -> np.ndarray:
 def _numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
-    return np.asarray(value)
+    try:
+        return np.asarray(value)
+    except ValueError as exc:  # a list of arrays of different shapes
+        raise UserError(f"data: images or labels of different shapes cannot be stacked ({exc})") from None
 
 
 def _to_uint8(name: str, what: str, array: np.ndarray) -> np.ndarray:

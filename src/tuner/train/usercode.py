@@ -43,11 +43,6 @@ def is_library(name: str) -> bool:
     return is_reference(name) and name.partition(":")[0] in LIBRARIES
 
 
-def needs_shipping(name: str) -> bool:
-    """A reference Ray's workers cannot import: the sweep file's or a notebook's own function."""
-    return is_reference(name) and name.partition(":")[0] in (SWEEP_MODULE, "__main__")
-
-
 def reference(obj: Any, what: str = "function") -> Any:
     """A callable as its reference string; anything else unchanged. A script run as __main__ that is also the sweep
     file (tuner.run from `python my_sweep.py`) names its functions as the sweep file's."""
@@ -91,9 +86,12 @@ def resolve(name: str, what: str = "model") -> Callable[..., Any]:
 
 
 def load_sweep_module(path: Path) -> None:
-    """Execute a run folder's sweep.py as the sweep file's module (for `tuner rerun`, a loaded run's model), unless a
-    sweep file is loaded already."""
-    if SWEEP_MODULE in sys.modules or not path.is_file():
+    """Execute a run folder's sweep.py as the sweep file's module (for `tuner rerun`, a loaded run's model), unless the
+    same file is loaded already."""
+    if not path.is_file():
+        return
+    loaded = getattr(sys.modules.get(SWEEP_MODULE), "__file__", None)
+    if loaded and Path(loaded).is_file() and Path(loaded).read_bytes() == path.read_bytes():
         return
     spec = importlib.util.spec_from_file_location(SWEEP_MODULE, path)
     module = importlib.util.module_from_spec(spec)
