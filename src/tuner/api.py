@@ -118,7 +118,7 @@ class Run:
         best = self.data.best
         if not best:
             raise UserError(f"{self.run_dir}: no configuration was chosen yet (no best.json)")
-        usercode.load_sweep_module(self.run_dir / SWEEP_FILE)
+        usercode.load_sweep_module(self.run_dir / SWEEP_FILE, best["config"].get("model"))
         cfg = TrainConfig.from_dict(best["config"])
         shape = tuple(best.get("image_shape") or self._image_shape())
         model = models.build(cfg.replace(model_args={**cfg.model_args, "weights": None}) if "weights" in cfg.model_args
@@ -146,7 +146,7 @@ class Run:
     def _image_shape(self) -> tuple[int, int, int]:
         from tuner.train import datasets
 
-        usercode.load_sweep_module(self.run_dir / SWEEP_FILE)
+        usercode.load_sweep_module(self.run_dir / SWEEP_FILE, self.data.sweep.get("data"))
         return datasets.load_sized(self.data.sweep.get("data", "mnist"), int(self.data.sweep.get("subset") or 0),
                                    fetch=False).image_shape
 

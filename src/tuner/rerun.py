@@ -53,8 +53,9 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
     if not (run_dir / SPEC_FILE).exists():
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
     saved = runfolder.read_spec(run_dir)
-    usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE)  # the sweep file's own model or data functions
     config, threads = trial_record(run_dir, trial_id)
+    usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, trial_values(config).get("model"),
+                               saved.sweep.get("data"))  # the sweep file's own model or data functions
     values = trial_values(config)
     if epochs is not None:
         if epochs < 1:

@@ -85,10 +85,10 @@ def resolve(name: str, what: str = "model") -> Callable[..., Any]:
     return obj
 
 
-def load_sweep_module(path: Path) -> None:
-    """Execute a run folder's sweep.py as the sweep file's module (for `tuner rerun`, a loaded run's model), unless the
-    same file is loaded already."""
-    if not path.is_file():
+def load_sweep_module(path: Path, *names: Any) -> None:
+    """Execute a run folder's sweep.py as the sweep file's module (for `tuner rerun`, a loaded run's model) where one
+    of `names` (a model, a data spec) is the sweep file's, unless the same file is loaded already."""
+    if not path.is_file() or not any(str(name).startswith(f"{SWEEP_MODULE}:") for name in names):
         return
     loaded = getattr(sys.modules.get(SWEEP_MODULE), "__file__", None)
     if loaded and Path(loaded).is_file() and Path(loaded).read_bytes() == path.read_bytes():
