@@ -75,6 +75,14 @@ def test_torchvision_weights_come_from_a_local_file_only(tmp_path):
         factories.build("torchvision:resnet18", {"weights": "DEFAULT"}, (3, 64, 64), 7)
 
 
+def test_a_timm_model_takes_the_data_channels_and_classes():
+    pytest.importorskip("timm", reason="timm is an optional extra: pip install -e '.[timm]'")
+    model = factories.build("timm:resnet18", {}, (1, 28, 28), 10)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10) and model.conv1.in_channels == 1
+    with pytest.raises(UserError, match="timm has no model 'resnet19'"):
+        factories.check_name("timm:resnet19")
+
+
 @pytest.mark.parametrize("config, message", [
     ({"model": "torchvision:resnet1"}, "did you mean 'resnet18'"),
     ({"model": "nosuch.module:net"}, "cannot import 'nosuch.module'"),
