@@ -48,12 +48,12 @@ sweep = Sweep(
     name="own_model",
     description="a small ResNet of its own: depth and width searched with optimizer, lr and schedule",
     data="mnist", model=small_resnet,
-    fixed={"subset": 6000, "batch_size": 128, "momentum": 0.9},   # train+val on 6,000 images, test on all 10,000
+    fixed={"subset": 3000, "batch_size": 128, "momentum": 0.9},   # train+val on 3,000 images, test on all 10,000
     space={"model.depth": tune.choice([1, 2]), "model.width": tune.choice([8, 16]),
            "optimizer": tune.choice(["sgd", "adamw"]), "lr": tune.loguniform(1e-3, 1e-1),
            "scheduler": tune.choice(["cosine", "onecycle"])},
     start=[{"model.depth": 1, "model.width": 8, "optimizer": "adamw", "lr": 3e-3, "scheduler": "cosine"}],
-    search="optuna", num_samples=12, max_epochs=4, time_budget_s=240, cpu=1,
+    search="optuna", num_samples=12, max_epochs=3, time_budget_s=240, cpu=1,
 )
 
 if __name__ == "__main__":

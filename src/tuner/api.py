@@ -69,6 +69,12 @@ class Best:
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
 
+    def __contains__(self, key: str) -> bool:
+        return key in self.raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
     def __str__(self) -> str:
         searched = ", ".join(f"{k}={_fmt(v)}" for k, v in self.searched.items())
         spread = f" ± {_fmt_metric(self.std, self.metric)} over {self.seeds} seeds" if self.seeds > 1 else ""
@@ -200,6 +206,9 @@ def _finish(start: Any, args: argparse.Namespace, options: engine.RunOptions, me
         cli.interrupted(exc)
         return Run(exc.run_dir)
     cli.finish(run_dir, written, args, options, metric)
+    if not written["run"].get("trials"):
+        raise UserError(f"the sweep ended ({written['run'].get('ended_by')}) before any trial reported a result; "
+                        f"its run folder is {run_dir}")
     return Run(run_dir)
 
 
