@@ -75,16 +75,35 @@ def shipped(sweep: Sweep) -> bytes | None:
     if not wanted:
         return None
     for name in wanted:
-        module = name.partition(":")[0]
-        top = sys.modules.get(module if module in (usercode.SWEEP_MODULE, "__main__") else module.split(".")[0])
-        if top is not None and top.__name__ != "__main__" and _local(top):
-            cloudpickle.register_pickle_by_value(top)
+        module = sys.modules.get(name.partition(":")[0])
+        for local in {_top(module), *(_top(_module_of(value)) for value in (vars(module).values() if module else ()))}:
+            if local is not None and local.__name__ != "__main__" and _local(local):
+                cloudpickle.register_pickle_by_value(local)
     return cloudpickle.dumps({name: usercode.resolve(name) for name in wanted})
 
 
+def _module_of(value: Any) -> Any:
+    """The module a global of the sweep file is, or was defined in (`import mylayers`, `from mylayers import x`)."""
+    if isinstance(value, type(sys)):
+        return value
+    return sys.modules.get(getattr(value, "__module__", None) or "") if callable(value) else None
+
+
+def _top(module: Any) -> Any:
+    if module is None or module.__name__ in (usercode.SWEEP_MODULE, "__main__"):
+        return module
+    return sys.modules.get(module.__name__.split(".")[0])
+
+
 def _local(module: Any) -> bool:
+    """Code of the user's that a worker may not have: a module file outside the installed packages and the standard
+    library, and not tuner (which every worker runs)."""
+    import sysconfig
+
     path = str(getattr(module, "__file__", None) or "")
-    return "site-packages" not in path and "dist-packages" not in path
+    installed = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return bool(path) and module.__name__.split(".")[0] != "tuner" and "site-packages" not in path \
+        and "dist-packages" not in path and not any(path.startswith(folder) for folder in installed)
 
 
 def install(payload: bytes | None) -> None:
