@@ -1,7 +1,7 @@
 """tuner from Python (a notebook, a script): the same engine as `python -m tuner.sweep`, a Run to read.
 
     import tuner
-    run = tuner.run("sweeps/own_model.py", time_budget=240)          # or tuner.run(Sweep(...))
+    run = tuner.run("examples/own_model.py", time_budget=240)        # or tuner.run(Sweep(...))
     run.trials, run.history                                           # pandas: trials.csv, history.csv
     run.best                                                          # configuration, val metric mean ± std, test
     model = run.model()                                               # the chosen weights in your architecture
@@ -21,16 +21,18 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner.analysis.load import RunData
 from tuner.analysis.load import load_run as read_run
 from tuner.errors import UserError
 from tuner.runfolder import SWEEP_FILE
-from tuner.sweep import cli, engine, owncode
-from tuner.sweep.load import load as load_sweep_file
-from tuner.sweep.spec import Sweep
 from tuner.train import usercode
+
+if TYPE_CHECKING:
+    from tuner.sweep.spec import Sweep
+# tuner.load_run reads a run folder without torch or Ray (as tuner.analysis does); tuner.run and Run.model() import
+# the engine and the training core when called
 
 NOTEBOOK_SWEEP = '''# This sweep was defined in Python without a file (a notebook) and run with tuner.run(sweep).
 # Continue it from the same notebook: tuner.run(sweep, resume="RUN_DIR").
@@ -174,6 +176,8 @@ def run(sweep: Sweep | str | Path, *, results: str | None = None, data_dir: str 
     sweep.py; a notebook's sweep: the same Sweep object again); num_samples then grows it. Bad input raises
     tuner.UserError with the message the command line prints.
     """
+    from tuner.sweep import cli, engine
+
     unknown = sorted(set_ for set_ in fields if set_ not in OPTION_FIELDS)
     if unknown:
         raise UserError(f"tuner.run: unknown option {unknown[0]!r}; options: {', '.join(OPTION_FIELDS)}, results, "
@@ -199,7 +203,9 @@ def run(sweep: Sweep | str | Path, *, results: str | None = None, data_dir: str 
     return _finish(lambda: engine.run(loaded, path, options), finish_args, options, loaded.metric)
 
 
-def _finish(start: Any, args: argparse.Namespace, options: engine.RunOptions, metric: str) -> Run:
+def _finish(start: Any, args: argparse.Namespace, options: Any, metric: str) -> Run:
+    from tuner.sweep import cli, engine
+
     try:
         run_dir, written = start()
     except engine.SweepInterrupted as exc:
@@ -215,6 +221,10 @@ def _finish(start: Any, args: argparse.Namespace, options: engine.RunOptions, me
 def _as_sweep(sweep: Sweep | str | Path) -> tuple[Sweep, Path]:
     """The Sweep and the file the run folder records as its sweep.py: a sweep file as given; a Sweep object's script
     (run as __main__), whose functions are then the sweep file's; a notebook's: a file that says how to resume."""
+    from tuner.sweep import owncode
+    from tuner.sweep.load import load as load_sweep_file
+    from tuner.sweep.spec import Sweep
+
     if isinstance(sweep, (str, Path)):
         return load_sweep_file(sweep), Path(sweep)
     if not isinstance(sweep, Sweep):

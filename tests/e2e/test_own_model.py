@@ -3,6 +3,8 @@ local package's factory (on no worker's path: shipped), a torchvision classifier
 trials.csv and the report; --resume (grown), `tuner rerun`, and tuner.run / tuner.load_run."""
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pandas as pd
@@ -74,6 +76,11 @@ def test_a_sweep_files_model_and_data_train_grow_rerun_and_load(local_ray, tmp_p
     capsys.readouterr()
     assert rerun.main([str(out), trial_id]) == 0
     assert "2 of 2 recorded epochs reproduced exactly" in capsys.readouterr().out
+
+    light = subprocess.run([sys.executable, "-c", f"import sys, tuner; run = tuner.load_run({str(out)!r}); "
+                            "print(len(run.trials), run.best.trial_id, 'torch' in sys.modules, 'ray' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120)
+    assert light.stdout.split()[0] == "3" and light.stdout.split()[2:] == ["False", "False"], light.stderr
 
     run = tuner.load_run(out)
     assert len(run.trials) == 3 and set(run.history["trial_id"]) == set(grown["trial_id"])
