@@ -9,9 +9,9 @@ The package's layers, lowest first (docs/architecture.md):
     analysis       a run folder read, ranked and reported
     sweep          the Sweep, its checks, the engine that runs it with Ray Tune, the run-folder writer
     replay         searches replayed against recorded learning curves
-    cli, bench, rerun, export   the commands
+    cli, bench, rerun, export   the commands;   api: tuner.run and tuner.load_run for notebooks and scripts
 
-Public API: `from tuner import Sweep, TrainConfig, fit, load_run`. Names are looked up on first use, so
+Public API: `from tuner import Sweep, TrainConfig, fit, run, load_run`. Names are looked up on first use, so
 `import tuner` (and a sweep file's `from tuner import Sweep`) imports only what it needs.
 """
 
@@ -22,7 +22,8 @@ from tuner import _aliases, _lazy
 _aliases.install()
 
 _WHERE = {"Sweep": "tuner.sweep.spec", "TrainConfig": "tuner.train.config", "fit": "tuner.train.loop",
-          "load_run": "tuner.analysis.load", "Status": "tuner.status", "UserError": "tuner.errors"}
+          "run": "tuner.api", "load_run": "tuner.api", "Run": "tuner.api",
+          "Status": "tuner.status", "UserError": "tuner.errors"}
 __all__ = sorted(_WHERE)
 
 __getattr__, __dir__ = _lazy.exports(__name__, _WHERE)

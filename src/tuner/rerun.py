@@ -23,7 +23,7 @@ import torch
 from tuner import runfolder
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import HISTORY_FILE, SPEC_FILE, training_values
-from tuner.train import datasets
+from tuner.train import datasets, usercode
 from tuner.train.config import TrainConfig
 from tuner.train.loop import fit
 
@@ -54,6 +54,8 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
     saved = runfolder.read_spec(run_dir)
     config, threads = trial_record(run_dir, trial_id)
+    usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, training_values(config).get("model"),
+                               saved.sweep.get("data"))  # the sweep file's own model or data functions
     values = training_values(config)
     if epochs is not None:
         if epochs < 1:

@@ -18,7 +18,7 @@ from tuner.analysis.text import ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, storage
+from tuner.sweep import budget, engine, owncode, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -108,6 +108,8 @@ def dry_run(sweep: Sweep, options: engine.RunOptions, where: str) -> None:
           f"{sweep.trial_scheduler}, up to {sweep.max_epochs} epochs each)")
     print(f"checked: {checked} configurations build for {dataset.name}'s "
           f"{'x'.join(map(str, dataset.image_shape))} images")
+    for model, changes in owncode.model_changes(sweep, dataset.image_shape, dataset.num_classes).items():
+        print(f"model {model} changed to fit the data: {'; '.join(changes)}")
     kind = "grid points" if sweep.search == "grid" else "configurations (start points, then draws; TPE adapts)" \
         if sweep.search == "optuna" else "sample configurations"
     print(f"first {kind}:")
@@ -187,6 +189,23 @@ def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, opt
         print(f"run folder copied to {options.results}")
 
 
+def resume_setup(location: str, options: engine.RunOptions, num_samples: int | None = None,
+                 sweep: Sweep | None = None) -> tuple[Path, Sweep, list[int] | None]:
+    """--resume LOCATION: the run folder, its sweep as it ran (RUN_DIR/sweep.py, or `sweep` given from Python, with
+    the command line's changes and the time budget's plan re-applied) and its rounds; `options` take the run's own
+    command-line changes, MLflow run and storage."""
+    run_dir, saved = engine.open_run(location)
+    sweep = apply_changes(sweep if sweep is not None else load(run_dir / SWEEP_FILE), saved.cli, location)
+    sweep = dataclasses.replace(sweep, name=saved.name or sweep.name)
+    if saved.plan:  # the time budget's plan, as the first run made it
+        sweep = budget.apply(sweep, budget.Plan.from_json(saved.plan), saved.sweep.get("cpu", sweep.cpu))
+    rounds = engine.grow(run_dir, saved, sweep, num_samples) if num_samples is not None else saved.rounds
+    options.cli = saved.cli
+    options.tracking = saved.mlflow
+    options.results = location if storage.is_uri(location) else None
+    return run_dir, sweep, rounds
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
@@ -196,16 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sweep_file:
             raise UserError("give either a sweep file or --resume RUN_DIR, not both")
         _check_resume_flags(args)
-        run_dir, saved = engine.open_run(args.resume)
-        sweep = apply_changes(load(run_dir / SWEEP_FILE), saved.cli, args.resume)
-        sweep = dataclasses.replace(sweep, name=saved.name or sweep.name)
-        if saved.plan:  # the time budget's plan, as the first run made it
-            sweep = budget.apply(sweep, budget.Plan.from_json(saved.plan), saved.sweep.get("cpu", sweep.cpu))
-        rounds = engine.grow(run_dir, saved, sweep, args.num_samples) if args.num_samples is not None \
-            else saved.rounds
-        options.cli = saved.cli
-        options.tracking = saved.mlflow
-        options.results = args.resume if storage.is_uri(args.resume) else None
+        run_dir, sweep, rounds = resume_setup(args.resume, options, args.num_samples)
         try:
             run_dir, written = engine.resume(run_dir, sweep, options, rounds)
         except engine.SweepInterrupted as exc:

@@ -27,7 +27,7 @@ from tuner.integrations import mlflow_tracking as tracking
 from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE, RunSpec
 from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import study_storage as journal_storage
-from tuner.sweep import budget, storage, tuners, writer
+from tuner.sweep import budget, owncode, storage, tuners, writer
 from tuner.sweep.lifecycle import TrialEnds
 from tuner.sweep.ray_session import dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
@@ -285,6 +285,9 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     if options.mlflow:
         tracking.check_reachable(options.mlflow)
     run_dir = prepare(sweep, sweep_path, options, planned)
+    changes = owncode.model_changes(sweep, dataset.image_shape, dataset.num_classes)
+    if changes:  # what tuner changed in a library model (torchvision, timm) to fit the data
+        _add_to_spec(run_dir, {"model_changes": changes})
     study = study_storage(sweep, run_dir)
     if warm is not None:
         warm_lib.give(sweep, study, warm)

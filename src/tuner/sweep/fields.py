@@ -15,7 +15,7 @@ from tuner import select
 from tuner.errors import UserError
 from tuner.search import BUDGETED_SEARCHES, OPTUNA_SEARCHES, SAMPLERS, SEARCHES, TRIAL_SCHEDULERS, search_algorithm
 from tuner.sweep.spec import NOT_FIXED, NOT_SEARCHABLE, Sweep, field_types
-from tuner.train.config import field_names
+from tuner.train.config import is_setting
 
 
 def check_fields(sweep: Sweep, where: str = "sweep") -> None:
@@ -54,7 +54,7 @@ def check_fields(sweep: Sweep, where: str = "sweep") -> None:
     if len(set(sweep.seeds)) != len(sweep.seeds):
         fail(f"seeds must be distinct, got {sweep.seeds!r}")
     _validate_objectives(sweep, fail)
-    unknown = [k for k in sweep.fixed if k not in field_names()]
+    unknown = [k for k in sweep.fixed if not is_setting(k)]
     if unknown:
         fail(f"fixed: unknown setting {unknown[0]!r}")
     for key in NOT_FIXED:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from tuner.errors import UserError
 from tuner.search.space import grid_values
+from tuner.sweep import owncode
 from tuner.sweep.spec import SMOKE_TRAIN_IMAGES, SWEEP_MODULE, Sweep, coerce_sweep_field, field_types
 from tuner.sweep.validate import validate
-from tuner.train.config import TrainConfig, field_names
+from tuner.train.config import TrainConfig, field_names, is_setting
 
 
 def load(path: str | Path) -> Sweep:
@@ -42,6 +43,10 @@ def load(path: str | Path) -> Sweep:
                         "(from tuner import Sweep)")
     if not sweep.name:
         sweep.name = path.stem
+    try:
+        sweep = owncode.normalize(sweep)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
     validate(sweep, where=str(path))
     return sweep
 
@@ -73,7 +78,7 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
             _fix(sweep, key.removeprefix("fixed."), value)
         elif key in sweep_fields:
             setattr(sweep, key, coerce_sweep_field(key, value, hints[key]))
-        elif key in field_names():
+        elif is_setting(key):
             _fix(sweep, key, value)
         else:
             known = list(sweep_fields) + field_names()
@@ -85,7 +90,8 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
 
 def _fix(sweep: Sweep, key: str, value: str) -> None:
     """The key leaves the space and the start points: a fixed value holds for every trial."""
-    sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
+    cfg = TrainConfig.from_dict({key: value})
+    sweep.fixed[key] = cfg.model_args[key.partition(".")[2]] if key not in field_names() else getattr(cfg, key)
     if isinstance(sweep.space, dict):
         sweep.space.pop(key, None)
     sweep.start = [{k: v for k, v in point.items() if k != key} for point in sweep.start]

@@ -32,6 +32,7 @@ from tuner.errors import UserError
 from tuner.runfolder import expand_paired
 from tuner.search import space as space_lib
 from tuner.train.config import coerce
+from tuner.train.usercode import SWEEP_MODULE  # noqa: F401  (re-exported: sweep.load and old imports use it here)
 
 SMOKE_TRAIN_IMAGES = 2000
 DEFAULT_SAMPLES = 10
@@ -45,15 +46,18 @@ NOT_SEARCHABLE = {  # TrainConfig fields a sweep sets elsewhere, or that would c
     "best_metric": "the sweep's metric chooses each trial's best epoch: set metric",
 }
 NOT_FIXED = ("epochs", "seed", "data", "best_metric")
-SWEEP_MODULE = "tuner_sweep_file"  # one fixed name, so a resumed run (which loads RUN_DIR/sweep.py) unpickles it
+# SWEEP_MODULE: one fixed module name for the sweep file, so a resumed run (which loads RUN_DIR/sweep.py) unpickles
+# its define-by-run space and finds its model and data functions ("tuner_sweep_file:my_net", tuner.train.usercode)
 
 
 @dataclass
 class Sweep:
     name: str = ""  # run folder prefix; default: the sweep file's name
     description: str = ""  # one line for the report header
-    data: str = "mnist"  # data spec (tuner.data): mnist, cifar10, imagefolder:PATH, synthetic, ...
-    model: str = "mlp"  # default model; search over models with space={"model": tune.choice([...])}
+    data: str = "mnist"  # data spec (tuner.data): mnist, cifar10, imagefolder:PATH, synthetic, ...; also a function
+    #   of the sweep file, "package.module:function" or "torchvision:NAME" (tuner.train.datasources)
+    model: str = "mlp"  # default model; search over models with space={"model": tune.choice([...])}; also a
+    #   function of the sweep file, "package.module:function" or "torchvision:NAME" (tuner.train.factories)
     fixed: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields held constant
     space: dict[str, Any] | Callable[[Any], dict[str, Any] | None] = field(default_factory=dict)
     search: str = "random"  # grid | random | optuna (TPE) | optuna-tpe | ray-optuna (tuner.search.SEARCHES)

@@ -23,6 +23,7 @@ import torch
 from ray import tune
 
 from tuner.errors import UserError
+from tuner.sweep import owncode
 from tuner.runfolder import STATE_FILE, training_values
 from tuner.status import FitEnd
 from tuner.train.checks import validate
@@ -39,9 +40,11 @@ def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
         return load_file(Path(folder) / STATE_FILE)
 
 
-def run_trial(config: dict[str, Any], data: Dataset) -> None:
-    """Train one trial's configuration (a retried or resumed one from its checkpoint), reporting every epoch."""
+def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) -> None:
+    """Train one trial's configuration (a retried or resumed one from its checkpoint), reporting every epoch. `code`:
+    the sweep's own functions this process cannot import (tuner.sweep.owncode)."""
     try:
+        owncode.install(code)
         cfg = TrainConfig.from_dict(training_values(config))
         validate(cfg)
     except UserError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 from tuner import search
 from tuner.runfolder import CONFIRM_FOLDER, RAY_FOLDER
-from tuner.sweep import storage
+from tuner.sweep import owncode, storage
 from tuner.sweep.budget import confirm_trial_epochs, expected_trial_epochs
 from tuner.sweep.lifecycle import TrialEnds
 from tuner.sweep.progress import ProgressLine
@@ -24,7 +24,7 @@ def trainable(sweep: Sweep, dataset: Dataset) -> Any:
     from ray import tune
 
     resources = {"cpu": sweep.cpu, "gpu": sweep.gpu}
-    return tune.with_resources(tune.with_parameters(run_trial, data=dataset), resources)
+    return tune.with_resources(tune.with_parameters(run_trial, data=dataset, code=owncode.shipped(sweep)), resources)
 
 
 def build_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, budget_s: float | None = None,

@@ -18,7 +18,7 @@ from tuner.search.space import (DEFINE_BY_RUN_SAMPLES, candidate_configs, corner
                                 sample_define_by_run)
 from tuner.sweep.spec import NOT_SEARCHABLE, Sweep
 from tuner.train import checks
-from tuner.train.config import TrainConfig, field_names
+from tuner.train.config import TrainConfig, field_names, is_setting
 from tuner.train.data import Dataset, stratified_split
 
 
@@ -66,7 +66,7 @@ def _validate_space(sweep: Sweep, fail: Callable[[str], None]) -> None:
     for key, value in sweep.space.items():
         parts = key_parts(key)
         for part in parts:
-            if part not in field_names():
+            if not is_setting(part):
                 close = difflib.get_close_matches(part, field_names(), n=1)
                 fail(f"space: unknown hyperparameter {part!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             if part in NOT_SEARCHABLE:
@@ -98,7 +98,7 @@ def _validate_define_by_run(sweep: Sweep, fail: Callable[[str], None]) -> None:
     """Run the function on throwaway Optuna trials and check the names it proposes."""
     for params in sample_define_by_run(sweep.space, DEFINE_BY_RUN_SAMPLES, sweep.search_seed, fail):
         for key in params:
-            if key not in field_names():
+            if not is_setting(key):
                 fail(f"space function proposes unknown hyperparameter {key!r}")
             if key in NOT_SEARCHABLE:
                 fail(f"space function proposes {key!r}, which cannot be searched: {NOT_SEARCHABLE[key]}")

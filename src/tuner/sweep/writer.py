@@ -178,6 +178,7 @@ def _write_best(run_dir: Path, sweep: Sweep, choice: select.Choice, result: Any,
         "val_acc": float(chosen["val_acc"]), "val_loss": float(chosen["val_loss"]),
         "best_epoch": int(chosen["best_epoch"]), "epochs": int(chosen["epochs"]), "searched": searched,
         "config": config, "num_params": runfolder.plain(chosen.get("num_params")), "seeds": choice.to_json(),
+        "image_shape": list(dataset.image_shape),  # what the model takes: tuner.load_run(RUN_DIR).model() rebuilds it
         "selection": f"tuner.select: best mean validation {sweep.metric} over seeds among the configurations run on "
                      f"the most seeds; the weights of the best epoch by {sweep.metric}; test set evaluated once, "
                      "afterwards",

@@ -9,7 +9,7 @@ from tuner import select
 from tuner.errors import UserError
 from tuner.train import augment as augment_lib
 from tuner.train import datasets
-from tuner.train import models, optim
+from tuner.train import factories, models, optim, usercode
 from tuner.train.config import TrainConfig
 
 
@@ -17,7 +17,12 @@ def validate(cfg: TrainConfig) -> None:
     """Every check of a configuration that needs no data (names exist, numbers in range, settings that go
     together); raises UserError naming the setting. Checks that need the image shape: check_buildable."""
     datasets.parse_spec(cfg.data)
-    if cfg.model not in models.MODELS:
+    if usercode.is_reference(cfg.model):
+        factories.check_name(cfg.model)
+    elif cfg.model_args:
+        raise UserError(f"model.{next(iter(cfg.model_args))} is a model factory's argument; the built-in model "
+                        f"{cfg.model!r} takes TrainConfig fields (width, depth, ...)")
+    elif cfg.model not in models.MODELS:
         raise UserError(f"unknown model {cfg.model!r}; choose one of: {', '.join(sorted(models.MODELS))}")
     kind = optim.scheduler_kind(cfg.scheduler)
     augment_lib.get(cfg.augment)
@@ -68,7 +73,7 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"scheduler {cfg.scheduler!r} reads the validation loss and can only step per epoch")
 
 
-MODEL_FIELDS = ("model", "hidden", "channels", "width", "depth", "mlp_dim", "token_dim", "heads", "patch", "dropout",
+MODEL_FIELDS = ("model", "model_args", "hidden", "channels", "width", "depth", "mlp_dim", "token_dim", "heads", "patch", "dropout",
                 "dropout2d", "batch_norm")
 
 
@@ -83,10 +88,14 @@ def check_buildable(cfg: TrainConfig, image_shape: tuple[int, int, int], num_cla
         with torch.device("meta"):
             model = models.build(cfg, image_shape, num_classes)
             try:
-                model(torch.zeros(2, *image_shape))
-            except (RuntimeError, ValueError) as exc:
+                out = model(torch.zeros(2, *image_shape))
+            except Exception as exc:  # a user's forward() can raise anything; on the meta device it means: cannot run
                 raise UserError(f"model {cfg.model!r} cannot take {'x'.join(map(str, image_shape))} images: "
                                 f"{str(exc).splitlines()[0]}") from None
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise UserError(f"model {cfg.model!r} returns {got} for a batch of 2 images; a classifier of "
+                                f"{num_classes} classes must return (2, {num_classes})")
         if built is not None:
             built[key] = None
     optimizer = optim.build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)

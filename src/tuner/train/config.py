@@ -12,7 +12,7 @@ import functools
 import math
 import types
 import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tuner.errors import UserError
@@ -30,7 +30,8 @@ class TrainConfig:
     augment: str = "none"  # preset name in tuner.augment.AUGMENTS
     normalize: str = "train"  # train (per-channel mean/std of the training split) | half (mean .5, std .5) | none
     # ---- model (None = the architecture's own default, as in the study it comes from)
-    model: str = "mlp"  # name in tuner.models.MODELS
+    model: str = "mlp"  # name in tuner.models.MODELS, "package.module:function", "torchvision:NAME" (train.factories)
+    model_args: dict[str, Any] = field(default_factory=dict)  # keyword arguments of a model factory: `model.KEY`
     hidden: Shape | None = None  # fully connected sizes: MLP hidden layers, CNN head ("" or () for none)
     channels: Shape | None = None  # conv stage widths: cnn, resnet12
     width: int | None = None  # tinyvgg/resnet12 base channels, gru hidden size, vit/mixer embedding size
@@ -86,8 +87,11 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from plain values (strings from the command line, numpy scalars from Ray), checking each."""
         known = {f.name: f for f in fields(cls)}
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for key, value in values.items():
+            if key == "model_args" or key.startswith(MODEL_ARG_PREFIX):
+                _add_model_args(kwargs, key, value)
+                continue
             if key not in known:
                 raise UserError(f"unknown setting {key!r}{_did_you_mean(key, known)}")
             kwargs[key] = coerce(key, value, field_types()[key])
@@ -98,6 +102,42 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+MODEL_ARG_PREFIX = "model."  # `model.depth` in a space, `fixed` or --set reaches a model factory as depth=...
+
+
+def is_setting(key: str) -> bool:
+    """A key a space, `fixed` or --set may name: a TrainConfig field, or a model factory's `model.KEY`."""
+    return key in field_names() or is_model_arg(key)
+
+
+def is_model_arg(key: str) -> bool:
+    return key.startswith(MODEL_ARG_PREFIX) and key.removeprefix(MODEL_ARG_PREFIX).isidentifier()
+
+
+def _add_model_args(kwargs: dict[str, Any], key: str, value: Any) -> None:
+    args = kwargs.setdefault("model_args", {})
+    if key == "model_args":
+        if not isinstance(value, dict):
+            raise UserError(f"setting 'model_args' expects a dict of keyword arguments, got {value!r}")
+        args.update({k: _model_arg_value(v) for k, v in value.items()})
+    elif not is_model_arg(key):
+        raise UserError(f"setting {key!r}: a model factory's argument is model.NAME with NAME a Python identifier")
+    else:
+        args[key.removeprefix(MODEL_ARG_PREFIX)] = _model_arg_value(value)
+
+
+def _model_arg_value(value: Any) -> Any:
+    """numpy scalars (from Ray) as Python numbers; command-line text as the Python literal it spells, if any."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    if isinstance(value, str):
+        try:
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    return value
 
 
 def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:

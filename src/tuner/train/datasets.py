@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tuner.errors import UserError, run_cli, unknown_name
+from tuner.train import datasources, usercode
 from tuner.train.data import Dataset, stratified_split, summary
 
 Loader = Callable[..., Dataset]  # (data root, the spec's argument, fetch: may it download?) -> Dataset
@@ -283,12 +284,16 @@ DATASETS: dict[str, Loader] = {
     "cifar10": load_cifar10,
     "imagefolder": load_imagefolder,
     "synthetic": load_synthetic,
+    "torchvision": datasources.load_torchvision,  # torchvision:NAME, a torchvision.datasets class (no download)
+    "code": datasources.load_code,  # "package.module:function" or a sweep file's function (tuner.train.datasources)
 }
-UNCACHED = {"synthetic"}
+UNCACHED = {"synthetic", "code"}  # a function may read anything: it runs once per sweep, never from a stale cache
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
     name, _, arg = spec.partition(":")
+    if name not in DATASETS and usercode.is_reference(spec):
+        return "code", spec
     if name not in DATASETS:
         raise unknown_name("data set", name, DATASETS)
     return name, arg or None

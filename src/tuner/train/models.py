@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tuner.train import factories, usercode
 from tuner.train.config import TrainConfig
 from tuner.errors import UserError, unknown_name
 
@@ -41,6 +42,8 @@ def register_model(convolutional: bool = False) -> Callable[[ModelFactory], Mode
 
 
 def build(cfg: TrainConfig, image_shape: ImageShape, num_classes: int) -> nn.Module:
+    if usercode.is_reference(cfg.model):  # the user's own model, or a library's (tuner.train.factories)
+        return factories.build(cfg.model, cfg.model_args, tuple(image_shape), num_classes)
     if cfg.model not in MODELS:
         raise unknown_name("model", cfg.model, MODELS)
     return MODELS[cfg.model](cfg, tuple(image_shape), num_classes)
