@@ -10,7 +10,7 @@ from tuner.analysis import report_tables as tables
 from tuner.analysis.load import load_run
 from tuner.analysis.report import write_report
 from tuner.errors import UserError, run_cli
-from tuner.analysis.text import ranking_table
+from tuner.analysis.text import chosen_text, ranking_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     for missing in run.missing:
         print(f"missing: {missing}")
     print("trials: " + ", ".join(f"{n} {s}" for s, n in tables.status_counts(run).items()))
+    print(chosen_text(run.best, run.metric, finished=run.info is not None))
     path = write_report(run, args.top, args.compare, args.data_dir)
     print(f"report: {path}")
     if args.open:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tuner.analysis.text import ranking_table
+from tuner.analysis.text import chosen_text, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
@@ -130,21 +130,8 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     if info["ended_by"] == "time_budget":
         print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
     print(ranking_table(written["trials"], metric))
-    best = written["best"]
-    if best is None:
-        print("no usable trial (all errored, diverged or got stuck): nothing chosen or tested")
-    else:
-        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in best["searched"].items())
-        seeds = best["seeds"]
-        spread = f" (mean {_metric(seeds['mean'], metric)} ± {_metric(seeds['std'], metric)} over {seeds['n']} seeds)" \
-            if seeds["n"] > 1 else " (one seed: no spread measured)"
-        print(f"\nchosen: trial {best['trial_id']}: {searched}\n  {metric} {_metric(best[metric], metric)}{spread} at "
-              f"epoch {best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
+    print("\n" + chosen_text(written["best"], metric) if written["best"] else chosen_text(None, metric))
     print(f"run folder: {run_dir}")
-
-
-def _metric(value: float, metric: str) -> str:
-    return f"{value:.2%}" if metric.endswith("acc") else f"{value:.4f}"
 
 
 def _check_resume_flags(args: argparse.Namespace) -> None:
