@@ -18,7 +18,7 @@ from tuner.analysis.text import chosen_text, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, storage
+from tuner.sweep import budget, engine, progress, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -130,6 +130,8 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     if info["ended_by"] == "time_budget":
         print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
     print(ranking_table(written["trials"], metric))
+    if info.get("smoke"):
+        print("SMOKE TEST: a check that the sweep file runs (2 trials x 1 epoch on a small subset), not a result")
     print("\n" + chosen_text(written["best"], metric) if written["best"] else chosen_text(None, metric))
     print(f"run folder: {run_dir}")
 
@@ -179,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
                                 dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                                 mlflow=args.mlflow, warm_start=args.warm_start, plan=not args.no_plan)
+    progress.start(options.started, smoke=args.smoke)  # one clock for every line of this command
     if args.resume:
         if args.sweep_file:
             raise UserError("give either a sweep file or --resume RUN_DIR, not both")
@@ -191,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds = engine.grow(run_dir, saved, sweep, args.num_samples) if args.num_samples is not None \
             else saved.rounds
         options.cli = saved.cli
+        progress.start(options.started, smoke=bool(saved.cli.get("smoke")))
         options.tracking = saved.mlflow
         options.results = args.resume if storage.is_uri(args.resume) else None
         try:

@@ -91,6 +91,9 @@ def _fix(sweep: Sweep, key: str, value: str) -> None:
     sweep.start = [{k: v for k, v in point.items() if k != key} for point in sweep.start]
 
 
+SMOKE_SUFFIX = "-smoke"
+
+
 def smoke(sweep: Sweep) -> Sweep:
     """2 trials x 1 epoch on a small subset: does this sweep file run at all?"""
     space = sweep.space
@@ -99,7 +102,8 @@ def smoke(sweep: Sweep) -> Sweep:
 
         space = {k: tune.choice(v) for k, v in grid_values(space).items()} | \
                 {k: v for k, v in space.items() if k not in grid_values(space)}
-    return dataclasses.replace(sweep, space=space, search="random" if sweep.search == "grid" else sweep.search,
+    name = sweep.name if sweep.name.endswith(SMOKE_SUFFIX) else sweep.name + SMOKE_SUFFIX  # its run folder says so
+    return dataclasses.replace(sweep, name=name, space=space, search="random" if sweep.search == "grid" else sweep.search,
                                num_samples=2, max_epochs=1, seeds=sweep.without_confirm().seeds, trial_scheduler="none",
                                subset=SMOKE_TRAIN_IMAGES, time_budget_s=None)
 
