@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
+import re
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from tuner.errors import UserError
 from tuner.search.space import grid_values
@@ -33,6 +36,9 @@ def load(path: str | Path) -> Sweep:
         raise UserError(f"{path}: {exc}") from None
     except Exception as exc:
         line = _line_in(path, exc)
+        unknown = _unknown_field(exc)
+        if unknown is not None:
+            raise UserError(f"{path}{line}: Sweep has no field {unknown!r}{_did_you_mean(unknown)}") from None
         raise UserError(f"{path}{line}: {type(exc).__name__}: {exc}") from None
     sweep = getattr(module, "sweep", None)
     if sweep is None:
@@ -42,8 +48,51 @@ def load(path: str | Path) -> Sweep:
                         "(from tuner import Sweep)")
     if not sweep.name:
         sweep.name = path.stem
+    canonical_names(sweep)
     validate(sweep, where=str(path))
     return sweep
+
+
+def _unknown_field(exc: BaseException) -> str | None:
+    """The keyword of `Sweep(max_epoch=10)`: Python's TypeError for an argument the Sweep does not have."""
+    found = re.fullmatch(r"(?:Sweep\.)?__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    return found.group(1) if isinstance(exc, TypeError) and found else None
+
+
+def _did_you_mean(key: str) -> str:
+    """' (did you mean max_epochs?)' among the Sweep's fields; a TrainConfig field belongs in fixed= or space=."""
+    close = difflib.get_close_matches(key, [f.name for f in fields(Sweep)], n=1)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    if key in field_names():
+        return f" ({key} is a training setting: put it in fixed={{...}} or space={{...}})"
+    return ""
+
+
+def _registries() -> dict[str, dict[str, Any]]:
+    """The registry each named setting picks from: a Sweep's search and trial scheduler, a fixed training setting."""
+    from tuner.search import SEARCHES, TRIAL_SCHEDULERS
+    from tuner.train import augment, models, optim
+
+    return {"search": SEARCHES, "trial_scheduler": TRIAL_SCHEDULERS, "model": models.MODELS,
+            "optimizer": optim.OPTIMIZERS, "scheduler": optim.SCHEDULERS, "augment": augment.AUGMENTS}
+
+
+def canonical(value: Any, known: Iterable[str]) -> Any:
+    """A registry name written in another case ("ASHA") as the registry spells it, where one name matches."""
+    if not isinstance(value, str) or value in known:
+        return value
+    matches = [name for name in known if name.lower() == value.lower()]
+    return matches[0] if len(matches) == 1 else value
+
+
+def canonical_names(sweep: Sweep) -> None:
+    """Registry names matched case-insensitively: the Sweep's search and trial_scheduler, its fixed settings."""
+    for key, known in _registries().items():
+        if key in ("search", "trial_scheduler"):
+            setattr(sweep, key, canonical(getattr(sweep, key), known))
+        elif key in sweep.fixed:
+            sweep.fixed[key] = canonical(sweep.fixed[key], known)
 
 
 def _line_in(path: Path, exc: BaseException) -> str:
@@ -69,23 +118,37 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
     for key, value in assignments.items():
         if key in ("fixed", "space", "objectives"):
             raise UserError(f"--set {key}=... is not supported; edit the sweep file")
-        if key.startswith("fixed.") and key.removeprefix("fixed.") in field_names():
-            _fix(sweep, key.removeprefix("fixed."), value)
-        elif key in sweep_fields:
-            setattr(sweep, key, coerce_sweep_field(key, value, hints[key]))
-        elif key in field_names():
-            _fix(sweep, key, value)
-        else:
-            known = list(sweep_fields) + field_names()
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"--set: unknown key {key!r}{hint}; use a Sweep field or a TrainConfig field")
+        try:
+            if key.startswith("fixed.") and key.removeprefix("fixed.") in field_names():
+                _fix(sweep, key.removeprefix("fixed."), value)
+            elif key in sweep_fields:
+                setattr(sweep, key, coerce_sweep_field(key, value, hints[key]))
+            elif key in field_names():
+                _fix(sweep, key, value)
+            else:
+                known = list(sweep_fields) + field_names()
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UserError(f"--set: unknown key {key!r}{hint}; use a Sweep field or a TrainConfig field")
+        except UserError as exc:  # the value came from the command line: say so, not where the sweep file uses it
+            message = str(exc)
+            raise UserError(message if message.startswith("--set") else f"--set {key}={value}: {message}") from None
+    canonical_names(sweep)
     return sweep
 
 
 def _fix(sweep: Sweep, key: str, value: str) -> None:
-    """The key leaves the space and the start points: a fixed value holds for every trial."""
-    sweep.fixed[key] = getattr(TrainConfig.from_dict({key: value}), key)
+    """The key leaves the space and the start points: a fixed value holds for every trial. A registry name is
+    checked here, where the message can name --set as its source."""
+    fixed = getattr(TrainConfig.from_dict({key: value}), key)
+    known = _registries().get(key)
+    if known is not None and key != "search" and key != "trial_scheduler":
+        fixed = canonical(fixed, known)
+        if fixed not in known:
+            close = difflib.get_close_matches(str(fixed), list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; choose one of: {', '.join(sorted(known))}"
+            raise UserError(f"unknown {key} {fixed!r}{hint}")
+    sweep.fixed[key] = fixed
     if isinstance(sweep.space, dict):
         sweep.space.pop(key, None)
     sweep.start = [{k: v for k, v in point.items() if k != key} for point in sweep.start]
