@@ -14,8 +14,13 @@ from tuner.analysis.text import chosen_text, ranking_table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.analysis",
-                                     description="Rank a sweep's configurations and write RUN_DIR/report.html.")
+    parser = argparse.ArgumentParser(
+        prog="tuner analysis", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rank a sweep's configurations, print the chosen one and its test result, and write "
+                    "RUN_DIR/report.html (python -m tuner.analysis is the same).",
+        epilog="examples:\n  tuner analysis runs/mnist_mlp-20261130-081500 --open     the report in a browser\n"
+               "  tuner analysis RUN_DIR --top 5 --compare scheduler     best configuration per scheduler\n"
+               "  tuner analysis RUN_DIR                                 also a running or killed sweep's folder")
     parser.add_argument("run_dir", help="a run folder written by python -m tuner.sweep")
     parser.add_argument("--top", type=int, default=10, help="configurations in the ranking (default 10)")
     parser.add_argument("--compare", metavar="NAME", help="hyperparameter for the best-per-level comparison "

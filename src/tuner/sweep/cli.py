@@ -1,4 +1,4 @@
-"""Run a hyperparameter sweep:  python -m tuner.sweep sweeps/mnist_mlp.py [options]
+"""Run a hyperparameter sweep:  tuner sweep sweeps/mnist_mlp.py [options]  (or python -m tuner.sweep ...)
 
 Loads and validates the sweep file (bad input stops here with `error: ...`, exit 2, before
 Ray starts), runs it with Ray Tune, writes the run folder, prints the ranking and the chosen
@@ -26,8 +26,22 @@ from tuner.sweep.writer import searched_keys
 from tuner.train.config import parse_assignments
 
 
+EXAMPLES = """examples:
+  tuner sweep sweeps/mnist_mlp.py                          the main sweep (python -m tuner.sweep is the same)
+  tuner sweep sweeps/mnist_mlp.py --smoke                  2 trials x 1 epoch: does the sweep file run?
+  tuner sweep sweeps/mnist_mlp.py --dry-run                what would run; starts nothing
+  tuner sweep sweeps/cifar_cnn.py --time-budget 240        the best model four minutes buy
+  tuner sweep sweeps/cifar_cnn.py --set trial_scheduler=asha --set grace_period=2   stop weak trials early
+  tuner sweep sweeps/cifar_cnn.py --data imagefolder:/path/to/images@32             your own images
+  tuner sweep sweeps/mnist_mlp.py --set lr=0.01 --set search=random                 fix lr, change the search
+  tuner sweep --resume runs/mnist_mlp-20261130-081500      continue a killed or interrupted sweep
+  tuner sweep --resume runs/mnist_mlp-20261130-081500 --num-samples 24             grow it to 24 trials
+then: tuner analysis RUN_DIR --open   (the ranking, the chosen configuration and report.html)
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tuner.sweep", description=__doc__,
+    p = argparse.ArgumentParser(prog="tuner sweep", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep_file", nargs="?", help="a Python file defining `sweep = Sweep(...)` (omit with --resume)")
     p.add_argument("--num-samples", type=int, help="trials to draw (random/optuna; a grid runs each point once per "

@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         raise UserError(f"--shape must be CxHxW like 3x32x32, got {args.shape!r}") from None
     knobs = parse_assignments(args.set)
+    given = ", ".join(f"{k}={v}" for k, v in knobs.items()) or "each model's defaults"
+    print(f"parameters for {'x'.join(map(str, shape))} input images and 10 classes, {given} "
+          "(the count depends on both: --shape 1x28x28 for MNIST, --set hidden=512,512 for the README's MLP)")
     for name in sorted(MODELS):
         model = build(TrainConfig.from_dict({**knobs, "model": name}), shape, 10)
         print(f"{name:<10} {count_parameters(model):>12,} parameters  ({'conv' if name in CONV_MODELS else 'dense'})")
