@@ -84,3 +84,17 @@ def test_the_reports_render_in_headless_chromium(run, failed, tmp_path):
         check = check_page(report, tmp_path)
         assert check["undecoded"] == [] and check["errors"] == []
         assert screenshot(report, folder / "report_screenshot.png", tmp_path, height=5000).stat().st_size > 20_000
+
+
+def test_a_setting_a_branch_of_the_space_skips_is_shown_as_absent():
+    import pandas as pd
+
+    from tuner.analysis.text import chosen_text, ranking_table
+
+    trials = pd.DataFrame({"trial_id": ["a", "b"], "status": ["TERMINATED"] * 2, "epochs": [1, 1], "seed": [0, 0],
+                           "config/optimizer": ["adam", "sgd"], "config/momentum": [float("nan"), 0.9],
+                           "val_acc": [0.9, 0.8], "best_epoch": [1, 1]})
+    assert "nan" not in ranking_table(trials)
+    best = {"trial_id": "a", "searched": {"momentum": None, "optimizer": "adam"}, "val_acc": 0.9, "best_epoch": 1,
+            "seeds": {"n": 1}, "test_acc": 0.9}
+    assert "chosen: trial a: optimizer=adam\n" in chosen_text(best)

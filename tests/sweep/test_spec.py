@@ -67,3 +67,18 @@ def test_registry_names_are_matched_case_insensitively(tmp_path):
     sweep = apply_overrides(load(path), {"search": "OPTUNA"})
     assert (sweep.search, sweep.trial_scheduler) == ("optuna", "asha")
     assert load(path).search == "random"
+
+
+def test_the_main_sweep_searches_momentum_only_where_the_optimizer_uses_it():
+    from pathlib import Path
+
+    from tuner.runfolder import expand_paired
+    from tuner.search import space as space_lib
+    from tuner.sweep.load import load
+
+    sweep = load(Path(__file__).resolve().parents[2] / "sweeps" / "mnist_mlp.py")
+    configs = [expand_paired(c) for c in space_lib.sample_configs(sweep, 60)]
+    assert {c["optimizer"] for c in configs} == {"sgd", "adam", "adamw", "rmsprop"}
+    for config in configs:
+        assert ("momentum" in config) == (config["optimizer"] in ("sgd", "rmsprop")), config
+    assert all("momentum" not in point for point in sweep.start if point["optimizer"] in ("adam", "adamw"))

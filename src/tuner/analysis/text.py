@@ -3,6 +3,7 @@ print the same table, in tuner.select's order."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -32,7 +33,8 @@ def chosen_text(best: dict[str, Any] | None, metric: str = "val_acc", finished: 
     if best is None:
         return "no usable trial (all errored, diverged or got stuck): nothing chosen or tested" if finished \
             else "nothing chosen or tested yet (the sweep has not finished)"
-    searched = ", ".join(f"{k}={_short(v)}" for k, v in best["searched"].items() if k != "seed")
+    searched = ", ".join(f"{k}={_short(v)}" for k, v in best["searched"].items()
+                         if k != "seed" and v is not None)  # None: a setting this branch of the space skips
     seeds = best.get("seeds") or {"n": 1}
     spread = f" (mean {_value(seeds['mean'], metric)} ± {_value(seeds['std'], metric)} over {seeds['n']} seeds)" \
         if seeds["n"] > 1 else " (one seed: no spread measured)"
@@ -54,5 +56,5 @@ def _metric_text(row: pd.Series, metric: str) -> str:
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return "-" if math.isnan(value) else f"{value:.4g}"
     return str(value)

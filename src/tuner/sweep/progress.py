@@ -31,6 +31,7 @@ class Board:
 
     started: float | None = None  # time.time() at the command's start; None: the first phase's start
     smoke: bool = False
+    claimed: bool = False  # a run's first search phase has begun since start()
     phases: dict[str, str] = field(default_factory=dict)  # label -> "done/total" once the phase has ended
     scores: dict[str, select.TrialScore] = field(default_factory=dict)
     phase_of: dict[str, str] = field(default_factory=dict)
@@ -39,6 +40,13 @@ class Board:
     def start(self, at: float | None = None, smoke: bool = False) -> None:
         """A new command: its clock starts at `at` (time.time()), no phase or trial seen yet."""
         self.__init__(started=at if at is not None else time.time(), smoke=smoke)
+
+    def begin_run(self) -> None:
+        """A run's first search phase begins: the command's, or (the library called twice in one process) a new
+        one whose clock starts now."""
+        if self.claimed or self.started is None:
+            self.start()
+        self.claimed = True
 
 
 BOARD = Board()
@@ -58,13 +66,16 @@ class ProgressLine(Callback):
         self.metric, self.mode, self.total, self.max_epochs, self.every_s = metric, mode, total, max_epochs, every_s
         self.expected_epochs = expected_epochs  # trial-epochs the phase should take (tuner.sweep.budget), for the ETA
         self.phase = phase
-        self.setup()
+        self._fresh()
 
     def setup(self, *args: Any, **kwargs: Any) -> None:
         """Called by Tune at the start of every run, a resumed one too (this object is pickled with the run)."""
         self.phase = getattr(self, "phase", "search")  # pickled by a tuner before phases were named
-        if BOARD.started is None:
-            BOARD.started = time.time()
+        if self.phase == "search":
+            BOARD.begin_run()
+        self._fresh()
+
+    def _fresh(self) -> None:
         self.last_print = 0.0
         self.best_text = ""
         self.last_status: dict[str, str] = {}
