@@ -98,3 +98,13 @@ def test_a_setting_a_branch_of_the_space_skips_is_shown_as_absent():
     best = {"trial_id": "a", "searched": {"momentum": None, "optimizer": "adam"}, "val_acc": 0.9, "best_epoch": 1,
             "seeds": {"n": 1}, "test_acc": 0.9}
     assert "chosen: trial a: optimizer=adam\n" in chosen_text(best)
+
+
+def test_a_smoke_runs_report_says_so(tmp_path):
+    import json
+
+    folder = newcomer_run(tmp_path / "run")
+    info = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**info, "smoke": True}))
+    page = write_report(load_run(folder)).read_text()
+    assert "SMOKE TEST" in page and "momentum=None" not in page

@@ -58,10 +58,11 @@ def learning_curves(run: RunData, top: int = 5) -> Figure:
         loss_ax.plot(curve["epoch"], curve["val_loss"], color="0.6", alpha=0.35, linewidth=0.8)
         if trial_id in stopped:
             acc_ax.plot(curve["epoch"].iloc[-1], curve["val_acc"].iloc[-1] * 100, "x", color="0.35", markersize=4)
+    marker = "o" if history.empty or history["epoch"].max() <= 3 else None  # a curve of one epoch is a point
     for colour, (rank, trial_id) in zip(TOP_COLOURS, ranked):
         curve = history[history["trial_id"] == trial_id]
-        acc_ax.plot(curve["epoch"], curve["val_acc"] * 100, color=colour, linewidth=2, label=f"#{rank} {trial_id}")
-        loss_ax.plot(curve["epoch"], curve["val_loss"], color=colour, linewidth=2, label=f"#{rank} {trial_id}")
+        for ax, values in ((acc_ax, curve["val_acc"] * 100), (loss_ax, curve["val_loss"])):
+            ax.plot(curve["epoch"], values, color=colour, linewidth=2, marker=marker, label=f"#{rank} {trial_id}")
     for rung in asha_rungs(run):
         acc_ax.axvline(rung, color="0.5", linestyle=":", linewidth=1.2)
     acc_ax.set_ylim(_zoom(history, bold), 100.5)

@@ -96,6 +96,9 @@ def header(page: Page) -> None:
     page.add(f"<h1>{html.escape(run.name)}</h1>")
     if sweep.get("description"):
         page.note(sweep["description"])
+    if (run.info or {}).get("smoke"):
+        page.note("SMOKE TEST: a check that the sweep file runs (2 trials x 1 epoch on a small subset), not a "
+                  "result.", "warn")
     for missing in run.missing:
         page.note(f"Missing: {missing}.", "warn")
     compute = tables.compute_used(run)
@@ -162,7 +165,7 @@ def ranking_section(page: Page, top: int) -> None:
               "spread. 'trial' is the configuration's best seed, the one tested if it is chosen.")
     best = run.best
     if best:
-        searched = ", ".join(f"{k}={_short(v)}" for k, v in best.get("searched", {}).items())
+        searched = ", ".join(f"{k}={_short(v)}" for k, v in best.get("searched", {}).items() if v is not None)
         seeds = best.get("seeds")
         show = pct if metric.endswith("acc") else "{:.4f}".format
         spread = f" (mean {show(seeds['mean'])} ± {show(seeds['std'])} over {seeds['n']} seeds)" \
