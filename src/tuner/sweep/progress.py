@@ -32,6 +32,7 @@ class Board:
     started: float | None = None  # time.time() at the command's start; None: the first phase's start
     smoke: bool = False
     claimed: bool = False  # a run's first search phase has begun since start()
+    trial_epochs: int = 0  # epochs reported by every phase so far
     phases: dict[str, str] = field(default_factory=dict)  # label -> "done/total" once the phase has ended
     scores: dict[str, select.TrialScore] = field(default_factory=dict)
     phase_of: dict[str, str] = field(default_factory=dict)
@@ -88,6 +89,7 @@ class ProgressLine(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self.epochs_done += 1
+        BOARD.trial_epochs += 1
         if self.first_result is None:
             self.first_result = time.monotonic()
         self.last_status[trial.trial_id] = result.get("status", "running")
@@ -170,7 +172,7 @@ class ProgressLine(Callback):
         phases.append(f"{self.phase} {len(self.ended)}/{total}")
         smoke = "SMOKE TEST (not a result) · " if BOARD.smoke else ""
         line = (f"[{_clock(time.time() - (BOARD.started or self.phase_started))}] {smoke}{' · '.join(phases)} · "
-                f"{running} running · {ended} · {self.epochs_done} trial-epochs · {self.best_text or self._best()}"
+                f"{running} running · {ended} · {BOARD.trial_epochs} trial-epochs · {self.best_text or self._best()}"
                 f"{self._eta()}")
         print(line + (f" · {event}" if event else ""), file=sys.stdout, flush=True)
 
