@@ -82,3 +82,20 @@ def test_the_main_sweep_searches_momentum_only_where_the_optimizer_uses_it():
     for config in configs:
         assert ("momentum" in config) == (config["optimizer"] in ("sgd", "rmsprop")), config
     assert all("momentum" not in point for point in sweep.start if point["optimizer"] in ("adam", "adamw"))
+
+
+def test_set_fixes_a_setting_of_a_define_by_run_space_and_its_branches_follow():
+    from pathlib import Path
+
+    from tuner.search import space as space_lib
+    from tuner.sweep.load import load
+
+    sweep = load(Path(__file__).resolve().parents[2] / "sweeps" / "mnist_mlp.py")
+    fixed_lr = apply_overrides(sweep, {"lr": "0.01"})
+    assert fixed_lr.fixed["lr"] == 0.01 and "lr" not in space_lib.searched_names(fixed_lr.space, 0)
+    adam = apply_overrides(fixed_lr, {"optimizer": "adam"})
+    assert adam.fixed == {**fixed_lr.fixed, "optimizer": "adam"}
+    assert space_lib.searched_names(adam.space, 0) == {"scheduler", "batch_size", "augment"}  # no momentum
+    assert [point.get("momentum") for point in adam.start] == [None, None]  # adam proposes no momentum
+    sgd = apply_overrides(sweep, {"optimizer": "sgd"})
+    assert {c.get("momentum") for c in space_lib.sample_configs(sgd, 20)} == {0.0, 0.9}

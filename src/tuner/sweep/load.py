@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import UserError
-from tuner.search.space import grid_values
+from tuner.search.space import grid_values, searched_names
 from tuner.sweep.spec import SMOKE_TRAIN_IMAGES, SWEEP_MODULE, Sweep, coerce_sweep_field, field_types
 from tuner.sweep.validate import validate
 from tuner.train.config import TrainConfig, field_names
@@ -151,7 +151,49 @@ def _fix(sweep: Sweep, key: str, value: str) -> None:
     sweep.fixed[key] = fixed
     if isinstance(sweep.space, dict):
         sweep.space.pop(key, None)
+    elif callable(sweep.space):  # and start points lose what the space no longer proposes (momentum, adam fixed)
+        sweep.space = FixedOver.wrap(sweep.space, {key: fixed})
+        names = searched_names(sweep.space, sweep.search_seed)
+        sweep.start = [{k: v for k, v in point.items() if k in names} for point in sweep.start]
     sweep.start = [{k: v for k, v in point.items() if k != key} for point in sweep.start]
+
+
+class FixedOver:
+    """A define-by-run space with settings fixed by --set: the function is not asked to propose them; where it
+    asks, it gets the fixed value, so its branches follow it (--set optimizer=adam: no momentum is drawn)."""
+
+    def __init__(self, space: Any, fixed: dict[str, Any]):
+        self.space, self.fixed = space, fixed
+
+    @classmethod
+    def wrap(cls, space: Any, fixed: dict[str, Any]) -> FixedOver:
+        if isinstance(space, cls):
+            return cls(space.space, {**space.fixed, **fixed})
+        return cls(space, fixed)
+
+    @property
+    def __name__(self) -> str:
+        return getattr(self.space, "__name__", "space")
+
+    def __call__(self, trial: Any) -> Any:
+        return self.space(_Pinned(trial, self.fixed))
+
+
+class _Pinned:
+    """An Optuna trial whose suggest_* calls return the fixed value for a fixed name."""
+
+    def __init__(self, trial: Any, fixed: dict[str, Any]):
+        self._trial, self._fixed = trial, fixed
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._trial, name)
+        if not name.startswith("suggest_"):
+            return attribute
+
+        def suggest(key: str, *args: Any, **kwargs: Any) -> Any:
+            return self._fixed[key] if key in self._fixed else attribute(key, *args, **kwargs)
+
+        return suggest
 
 
 SMOKE_SUFFIX = "-smoke"
