@@ -108,3 +108,14 @@ def test_a_smoke_runs_report_says_so(tmp_path):
     (folder / "run.json").write_text(json.dumps({**info, "smoke": True}))
     page = write_report(load_run(folder)).read_text()
     assert "SMOKE TEST" in page and "momentum=None" not in page
+
+
+def test_an_interrupted_run_is_said_to_be_unfinished_not_without_usable_trials(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    folder = tmp_path / "run"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "run_flat_layout_interrupted", folder)
+    assert analysis_main([str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "no usable trial" not in printed and f"--resume {folder}" in printed

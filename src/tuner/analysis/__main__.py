@@ -10,6 +10,7 @@ from tuner.analysis import report_tables as tables
 from tuner.analysis.load import load_run
 from tuner.analysis.report import write_report
 from tuner.errors import UserError, run_cli
+from tuner.status import SweepEnd
 from tuner.analysis.text import chosen_text, ranking_table
 
 
@@ -38,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     for missing in run.missing:
         print(f"missing: {missing}")
     print("trials: " + ", ".join(f"{n} {s}" for s, n in tables.status_counts(run).items()))
-    print(chosen_text(run.best, run.metric, finished=run.info is not None))
+    if run.best is None and (run.info or {}).get("ended_by") == SweepEnd.INTERRUPTED:
+        print(f"interrupted: nothing chosen or tested yet; python -m tuner.sweep --resume {run.run_dir} finishes it")
+    else:
+        print(chosen_text(run.best, run.metric, finished=run.info is not None))
     path = write_report(run, args.top, args.compare, args.data_dir)
     print(f"report: {path}")
     if args.open:
