@@ -7,7 +7,7 @@ import math
 import pytest
 
 from chromium import check_page, screenshot
-from run_folders import newcomer_run
+from run_folders import every_status_run, newcomer_run
 from tuner.analysis import importance, load_run, plots, write_report
 from tuner.analysis import report_tables as tables
 from tuner.analysis.__main__ import main as analysis_main
@@ -49,7 +49,7 @@ def test_effect_plots_leave_out_unusable_trials_and_count_them(run):
         points = sum(len(c.get_offsets()) for c in ax.collections)
         assert points == usable, ax.get_title()
         assert ax.get_ylim()[0] > 50  # stuck trials at 10% do not stretch the axis
-    assert "4 trials left out (1 DIVERGED, 2 STUCK, 1 ERROR)" in figure._suptitle.get_text()
+    assert "4 trials left out (1 DIVERGED, 2 STUCK, 1 ERROR)" in figure._suptitle.get_text().replace("\n", " ")
 
 
 def test_curves_clip_the_loss_axis_and_number_the_trials_as_the_ranking_does(run):
@@ -79,7 +79,8 @@ def test_a_run_whose_trials_all_failed_gets_a_report(failed, capsys):
 
 
 def test_the_reports_render_in_headless_chromium(run, failed, tmp_path):
-    for folder in (run.run_dir, failed):
+    every_status = every_status_run(tmp_path / "every-status")  # budget-stopped and interrupted trials too
+    for folder in (run.run_dir, failed, every_status):
         report = folder / "report.html" if (folder / "report.html").exists() else write_report(load_run(folder))
         check = check_page(report, tmp_path)
         assert check["undecoded"] == [] and check["errors"] == []

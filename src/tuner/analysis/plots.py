@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -185,7 +186,7 @@ def effects(run: RunData) -> Figure | None:
     if len(left_out):
         tally = ", ".join(f"{n} {s}" for s, n in status.counts(list(left_out["status"])).items())
         title += f"; {len(left_out)} trials left out ({tally})"
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(textwrap.fill(title, width=int(13 * 5.2 * cols)), fontsize=10)  # a narrow figure wraps it
     fig.tight_layout()
     return fig
 
