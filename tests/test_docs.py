@@ -35,7 +35,7 @@ def test_the_readme_lists_every_tuner_command():
     assert re.findall(r"`(\w+)`", listed) == list(cli.COMMANDS)
 
 
-@pytest.mark.parametrize("command", ["sweep", "analysis", "train"])
+@pytest.mark.parametrize("command", ["sweep", "analysis", "train", "models"])
 def test_help_shows_the_tuner_command_with_examples(command, capsys):
     with pytest.raises(SystemExit):
         cli.main([command, "--help"])

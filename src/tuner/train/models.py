@@ -272,7 +272,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from tuner.train.config import parse_assignments
 
-    parser = argparse.ArgumentParser(prog="python -m tuner.models", description="List the models and their sizes.")
+    parser = argparse.ArgumentParser(
+        prog="tuner models", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List the models and their parameter counts for one input shape (python -m tuner.models is the "
+                    "same).",
+        epilog="examples:\n  tuner models                                   3x32x32 images (CIFAR-10)\n"
+               "  tuner models --shape 1x28x28 --set hidden=512,512   MNIST, the README's 784-512-512-10 MLP")
     parser.add_argument("--shape", default="3x32x32", help="input image shape CxHxW (default 3x32x32)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model knobs, e.g. width=32")
     args = parser.parse_args(argv)
