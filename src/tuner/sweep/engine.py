@@ -295,7 +295,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                                  run_dir / runfolder.RAY_LOG)), flush=True)
+                                   run_dir / runfolder.RAY_LOG)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
@@ -316,7 +316,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                                  run_dir / runfolder.RAY_LOG)), flush=True)
+                                   run_dir / runfolder.RAY_LOG)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "the run's storage")
