@@ -21,7 +21,8 @@ sweep = Sweep(
     space={
         "optimizer": tune.choice(["sgd", "adam", "adamw", "rmsprop"]),
         "lr": tune.loguniform(1e-4, 3e-1),
-        "momentum": tune.choice([0.0, 0.9]),
+        "momentum": tune.choice([0.0, 0.9]),  # Adam/AdamW ignore it; kept a dict space for Katib's export, which
+        #                                     has no conditional parameters (sweeps/mnist_mlp.py: the conditional form)
         "scheduler": tune.choice(["cosine", "onecycle", "step", "plateau", "exponential"]),
         "batch_size": tune.choice([64, 128, 256]),
         "dropout": tune.uniform(0.0, 0.6),

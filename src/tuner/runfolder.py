@@ -33,6 +33,7 @@ PREDICTIONS_FILE = "test_predictions.csv"
 TEST_LOG = "test_evaluations.jsonl"  # one line each time the test set was read
 RUN_FILE = "run.json"
 ERRORS_DIR = "errors"
+RAY_LOG = "ray_start.log"  # what Ray prints while it starts (its token notice, ...), kept out of the terminal
 REPORT_FILE = "report.html"
 REPORT_DIR = "report_files"
 STUDY_FILE = "optuna.journal"

@@ -1,6 +1,5 @@
 """The analysis report of a small real sweep, rendered and checked in headless Chromium."""
 
-import json
 import re
 import shutil
 import subprocess
@@ -14,24 +13,9 @@ from tuner.sweep import cli as sweep_cli
 from tuner.analysis import load_run, write_report
 from tuner.analysis import report_tables as tables
 from tuner.analysis.__main__ import main as analysis_main
+from chromium import check_page, screenshot
 from sweep_helpers import write_sweep
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
-PAGE_CHECK = """<script>
-window.__errors = [];
-window.addEventListener('error', function (e) { window.__errors.push(String(e.message || (e.target && e.target.src))); },
-                        true);
-var originalError = console.error;
-console.error = function () { window.__errors.push(Array.from(arguments).join(' ')); originalError.apply(console, arguments); };
-window.addEventListener('load', function () {
-  var images = Array.from(document.images);
-  var undecoded = images.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).map(function (i) { return i.alt; });
-  var pre = document.createElement('pre'); pre.id = 'tuner-check';
-  pre.textContent = JSON.stringify({images: images.length, undecoded: undecoded, errors: window.__errors});
-  document.body.appendChild(pre);
-});
-</script>"""
 SECTIONS = ["Ranking", "Learning curves", "Hyperparameter effects", "Best per optimizer",
             "The chosen model on the test set", "Diagnostics"]
 
@@ -69,20 +53,9 @@ def test_sweep_writes_a_report_with_every_section(run_dir):
 
 
 def test_report_renders_in_headless_chromium(run_dir, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed (.ci/run installs it)"
-    checked = tmp_path / "report.html"
-    checked.write_text((run_dir / "report.html").read_text().replace("<head>", "<head>" + PAGE_CHECK, 1))
-    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                          "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
-    found = re.search(r'<pre id="tuner-check">(.*?)</pre>', dom)
-    assert found, "the page did not finish loading"
-    check = json.loads(found.group(1).replace("&quot;", '"'))
+    check = check_page(run_dir / "report.html", tmp_path)
     assert check["images"] >= 8 and check["undecoded"] == [] and check["errors"] == []
-    shot = run_dir / "report_screenshot.png"
-    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1300,7000",
-                    f"--screenshot={shot}", (run_dir / "report.html").as_uri()], capture_output=True, timeout=120)
+    shot = screenshot(run_dir / "report.html", run_dir / "report_screenshot.png", tmp_path)
     assert shot.stat().st_size > 50_000
 
 

@@ -303,7 +303,7 @@ def test_a_loss_metric_is_minimised_and_the_tested_weights_are_its_best_epochs(l
     assert measured.acc == pytest.approx(own.loc[own["epoch"] == 8, "val_acc"].item())
 
 
-def test_a_config_error_that_reaches_a_trial_ends_it_once_and_the_sweep_goes_on(local_ray, tmp_path):
+def test_a_config_error_that_reaches_a_trial_ends_it_once_and_the_sweep_goes_on(local_ray, tmp_path, capsys):
     """The checks before Ray catch these; a configuration that slips past them (here the tuner is built directly,
     skipping them) is one ERROR trial with its message, not retried: retries are for crashes."""
     sweep = Sweep(data="synthetic:1x32x32", fixed={"width": 30, "heads": 4, "hidden": (32,), "batch_size": 100},
@@ -321,6 +321,9 @@ def test_a_config_error_that_reaches_a_trial_ends_it_once_and_the_sweep_goes_on(
     assert "divisible" in (out / "errors" / f"{trials.loc['vit', 'trial_id']}.txt").read_text()
     assert trials.loc["mlp", "status"] == "TERMINATED" and trials.loc["mlp", "epochs"] == 2
     assert json.loads((out / "best.json").read_text())["searched"] == {"model": "mlp"}
+    vit = trials.loc["vit", "trial_id"]
+    line = next(line for line in capsys.readouterr().out.splitlines() if f"trial {vit} ERROR" in line)
+    assert "divisible by heads 4" in line and f"errors/{vit}.txt" in line and "1 ERROR" in line  # as it happens
 
 
 def test_rerun_retrains_one_trial_outside_ray_and_matches_it_epoch_for_epoch(local_ray, tmp_path, capsys):

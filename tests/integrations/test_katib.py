@@ -18,7 +18,7 @@ from tuner.errors import UserError, run_cli
 from sweep_helpers import TINY, write_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-STUDY_SWEEPS = ["cifar_cnn.py", "mnist_mlp.py"]
+STUDY_SWEEPS = ["cifar_cnn.py"]  # mnist_mlp.py searches momentum only where it acts: a define-by-run space
 KATIB_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # Katib's webhook rule for metadata.name (<= 40 chars)
 
 
@@ -227,7 +227,7 @@ def test_grid_sweep_exports_katib_grid_with_seeds(tmp_path, capsys):
 
 
 def test_overrides_and_options(capsys):
-    path = ROOT / "sweeps" / "mnist_mlp.py"
+    path = ROOT / "sweeps" / "cifar_cnn.py"
     experiment = export_yaml(capsys, path, "--set", "lr=0.01", "--set", "trial_scheduler=none", "--set",
                              "search=random", "--set", "max_epochs=4", "--image", "reg.example/tuner:1",
                              "--namespace", "team-a", "--name", "mnist-a", "--max-trials", "12", "--parallel",

@@ -70,3 +70,10 @@ def test_unknown_model_and_bad_knobs_are_user_errors():
         models.build(TrainConfig(model="resnet50"), (3, 32, 32), 10)
     with pytest.raises(UserError, match="divisible"):
         models.build(TrainConfig.from_dict({"model": "vit", "width": 30, "heads": 4}), (3, 32, 32), 10)
+
+
+def test_the_model_list_says_which_input_its_counts_are_for(capsys):
+    assert models.main(["--shape", "1x28x28", "--set", "hidden=512,512"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "1x28x28" in printed[0] and "hidden=512,512" in printed[0] and "10 classes" in printed[0]
+    assert any(line.split()[:2] == ["mlp", "669,706"] for line in printed)  # the README's MNIST MLP

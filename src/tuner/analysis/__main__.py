@@ -10,12 +10,18 @@ from tuner.analysis import report_tables as tables
 from tuner.analysis.load import load_run
 from tuner.analysis.report import write_report
 from tuner.errors import UserError, run_cli
-from tuner.analysis.text import ranking_table
+from tuner.status import SweepEnd
+from tuner.analysis.text import chosen_text, ranking_table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.analysis",
-                                     description="Rank a sweep's configurations and write RUN_DIR/report.html.")
+    parser = argparse.ArgumentParser(
+        prog="tuner analysis", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Rank a sweep's configurations, print the chosen one and its test result, and write "
+                    "RUN_DIR/report.html (python -m tuner.analysis is the same).",
+        epilog="examples:\n  tuner analysis runs/mnist_mlp-20261130-081500 --open     the report in a browser\n"
+               "  tuner analysis RUN_DIR --top 5 --compare scheduler     best configuration per scheduler\n"
+               "  tuner analysis RUN_DIR                                 also a running or killed sweep's folder")
     parser.add_argument("run_dir", help="a run folder written by python -m tuner.sweep")
     parser.add_argument("--top", type=int, default=10, help="configurations in the ranking (default 10)")
     parser.add_argument("--compare", metavar="NAME", help="hyperparameter for the best-per-level comparison "
@@ -33,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     for missing in run.missing:
         print(f"missing: {missing}")
     print("trials: " + ", ".join(f"{n} {s}" for s, n in tables.status_counts(run).items()))
+    if run.best is None and (run.info or {}).get("ended_by") == SweepEnd.INTERRUPTED:
+        print(f"interrupted: nothing chosen or tested yet; python -m tuner.sweep --resume {run.run_dir} finishes it")
+    else:
+        print(chosen_text(run.best, run.metric, finished=run.info is not None))
     path = write_report(run, args.top, args.compare, args.data_dir)
     print(f"report: {path}")
     if args.open:

@@ -26,7 +26,7 @@ def study_from_trials(run: RunData) -> tuple[optuna.Study, list[str]]:
     as fANOVA needs every parameter in every trial."""
     metric = run.metric if run.metric in run.trials else "val_acc"
     trials = run.usable.dropna(subset=[metric])
-    names = [c for c in run.config_columns if trials[c].notna().all() and trials[c].nunique() > 1]
+    names = [c for c in run.hyperparameters if trials[c].notna().all() and trials[c].nunique() > 1]
     distributions = {name: _distribution(trials[name], run, name.removeprefix("config/")) for name in names}
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a throwaway in-memory study: no "created" line
     study = optuna.create_study(direction=select.optuna_direction(metric))
@@ -69,7 +69,7 @@ def importances(run: RunData) -> tuple[dict[str, float], str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
-    skipped = [c.removeprefix("config/") for c in run.config_columns if c.removeprefix("config/") not in names]
+    skipped = [c.removeprefix("config/") for c in run.hyperparameters if c.removeprefix("config/") not in names]
     note = f"fANOVA over {len(study.trials)} usable trials"
     if skipped:
         note += f"; left out (constant, or missing in some trials): {', '.join(skipped)}"

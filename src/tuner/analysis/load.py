@@ -60,6 +60,11 @@ class RunData:
         return [c for c in self.trials.columns if c.startswith(select.CONFIG_PREFIX)]
 
     @property
+    def hyperparameters(self) -> list[str]:
+        """The config/ columns that identify a configuration: every one but the seed (tuner.select's rule)."""
+        return select.config_columns(self.trials)
+
+    @property
     def usable(self) -> pd.DataFrame:
         return self.trials[~self.trials["status"].isin(UNUSABLE)]
 
@@ -88,9 +93,11 @@ def load_run(run_dir: str | Path) -> RunData:
     if trials.empty:
         raise UserError(f"{run_dir}: no trial has reported a result yet")
     best = runfolder.read_json(run_dir / BEST_FILE)
-    if best is None:
-        missing.append(f"{BEST_FILE} (no configuration chosen or tested yet)")
     info = runfolder.read_json(run_dir / RUN_FILE)
+    nothing_usable = trials[~trials["status"].isin(UNUSABLE)].dropna(subset=[saved.metric]).empty \
+        if saved.metric in trials else True
+    if best is None and not (info is not None and nothing_usable):  # a finished run with no usable trial has none
+        missing.append(f"{BEST_FILE} (no configuration chosen or tested yet)")
     if info is None:
         missing.append(f"{RUN_FILE} (wall time and what ended the sweep)")
     if not saved.raw:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -13,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from tuner import select  # noqa: E402
+from tuner import select, status  # noqa: E402
 from tuner.status import Status  # noqa: E402
 from tuner.analysis.load import RunData  # noqa: E402
 
@@ -32,35 +33,47 @@ def _label(metric: str) -> str:
     return f"{metric} (%)" if _percent(metric) else metric
 
 
+def leaders(run: RunData, top: int = 5) -> list[tuple[int, str]]:
+    """(rank, trial) of the ranking's first `top` usable configurations, numbered as the ranking numbers them: the
+    trial is each configuration's tested one (its best seed)."""
+    table = select.ranking(run.trials, run.metric if run.metric in run.trials else "val_acc")
+    if table.empty:
+        return []
+    return [(rank, str(trial)) for rank, (trial, usable) in enumerate(zip(table["trial"], table["usable"]), 1)
+            if usable][:top]
+
+
 def learning_curves(run: RunData, top: int = 5) -> Figure:
-    """Validation accuracy and loss per epoch: every trial faint, the top ones bold; x marks where trials
-    were stopped early; the best trial's learning rate."""
+    """Validation accuracy and loss per epoch: every trial faint, the ranking's top configurations bold (numbered as
+    in the ranking); x marks where trials were stopped early; the chosen trial's learning rate. The axes are scaled
+    to the usable trials: stuck and diverged curves may leave the frame."""
     fig, (acc_ax, loss_ax, lr_ax) = plt.subplots(1, 3, figsize=(16, 4.6))
     history = run.history
-    leaders = list(run.usable["trial_id"].head(top))
+    ranked = leaders(run, top)
+    bold = [trial for _, trial in ranked]
     stopped = set(run.trials.loc[run.trials["status"] != Status.TERMINATED, "trial_id"])
     for trial_id, curve in history.groupby("trial_id"):
-        if trial_id in leaders:
+        if trial_id in bold:
             continue
         acc_ax.plot(curve["epoch"], curve["val_acc"] * 100, color="0.6", alpha=0.35, linewidth=0.8)
         loss_ax.plot(curve["epoch"], curve["val_loss"], color="0.6", alpha=0.35, linewidth=0.8)
         if trial_id in stopped:
             acc_ax.plot(curve["epoch"].iloc[-1], curve["val_acc"].iloc[-1] * 100, "x", color="0.35", markersize=4)
-    for colour, trial_id in zip(TOP_COLOURS, leaders):
+    marker = "o" if history.empty or history["epoch"].max() <= 3 else None  # a curve of one epoch is a point
+    for colour, (rank, trial_id) in zip(TOP_COLOURS, ranked):
         curve = history[history["trial_id"] == trial_id]
-        label = f"#{leaders.index(trial_id) + 1} {trial_id}"
-        acc_ax.plot(curve["epoch"], curve["val_acc"] * 100, color=colour, linewidth=2, label=label)
-        loss_ax.plot(curve["epoch"], curve["val_loss"], color=colour, linewidth=2, label=label)
+        for ax, values in ((acc_ax, curve["val_acc"] * 100), (loss_ax, curve["val_loss"])):
+            ax.plot(curve["epoch"], values, color=colour, linewidth=2, marker=marker, label=f"#{rank} {trial_id}")
     for rung in asha_rungs(run):
         acc_ax.axvline(rung, color="0.5", linestyle=":", linewidth=1.2)
-    acc_ax.set_ylim(_zoom(history, leaders), 100.5)
+    acc_ax.set_ylim(_zoom(history, bold), 100.5)
     acc_ax.set(title="Validation accuracy (x: stopped early)", xlabel="epoch", ylabel="val_acc (%)")
-    loss_ax.set(title="Validation loss", xlabel="epoch", ylabel="val_loss (cross-entropy, nats)")
-    finite = history["val_loss"].replace([np.inf, -np.inf], np.nan).dropna()
-    if len(finite) and finite.max() > 5 * max(finite.median(), 1e-9):
-        loss_ax.set_yscale("log")
-    acc_ax.legend(fontsize=7, loc="lower right")
-    chosen = run.best["trial_id"] if run.best else (leaders[0] if leaders else None)
+    loss_ax.set(title="Validation loss (scaled to the usable trials)", xlabel="epoch",
+                ylabel="val_loss (cross-entropy, nats)")
+    _clip_loss(loss_ax, history[history["trial_id"].isin(set(run.usable["trial_id"]))]["val_loss"])
+    if ranked:
+        acc_ax.legend(fontsize=7, loc="lower right", title="# in the ranking", title_fontsize=7)
+    chosen = run.best["trial_id"] if run.best else (bold[0] if bold else None)
     if chosen is not None:
         best = history[history["trial_id"] == chosen]
         lr_ax.plot(best["epoch"], best["lr"], marker="o", color=TOP_COLOURS[0])
@@ -72,6 +85,20 @@ def learning_curves(run: RunData, top: int = 5) -> Figure:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _clip_loss(ax: Any, usable: pd.Series) -> None:
+    """Loss axis limits from the usable trials' finite losses (log scale when they span a wide range)."""
+    finite = usable.replace([np.inf, -np.inf], np.nan).dropna()
+    if finite.empty:
+        return
+    low, high = float(finite.min()), float(finite.max())
+    if high > 5 * max(float(finite.median()), 1e-9) and low > 0:
+        ax.set_yscale("log")
+        ax.set_ylim(low / 1.5, high * 1.5)
+    else:
+        margin = (high - low) * 0.08 or max(abs(high) * 0.1, 1e-3)
+        ax.set_ylim(max(low - margin, 0.0) if low >= 0 else low - margin, high + margin)
 
 
 def _zoom(history: pd.DataFrame, leaders: list[str]) -> float:
@@ -119,47 +146,55 @@ def _log_scaled(run: RunData, name: str, values: pd.Series) -> bool:
 
 
 def effects(run: RunData) -> Figure | None:
-    """Metric against each searched hyperparameter: scatter for numbers, box and points for categories."""
-    names = [c.removeprefix("config/") for c in run.config_columns if c != "config/seed"]
-    if not names:
-        return None
+    """Metric against each searched hyperparameter, usable trials only (those that errored, diverged or got stuck
+    are counted in the title): scatter for numbers, box and points for categories."""
+    names = [c.removeprefix("config/") for c in run.hyperparameters]
     metric = run.metric if run.metric in run.trials else "val_acc"
-    trials = run.trials.dropna(subset=[metric])
+    trials = run.usable.dropna(subset=[metric])
+    if not names or trials.empty:
+        return None
+    left_out = run.trials[~run.trials["trial_id"].isin(trials["trial_id"])]
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
     rng = np.random.default_rng(0)
+    colours = np.where(trials["status"] == Status.TERMINATED, "#1f77b4", "#7f7f7f")
+    y = _scale(metric, trials[metric])
     for ax, name in zip(axes.flat, names):
         values = trials[f"config/{name}"]
-        y = _scale(metric, trials[metric])
-        colours = np.where(trials["status"].isin([Status.DIVERGED, Status.STUCK]), "#d62728",
-                           np.where(trials["status"] == Status.TERMINATED, "#1f77b4", "#7f7f7f"))
-        if _is_numeric(values):
+        if _is_numeric(run.trials[f"config/{name}"]):
             ax.scatter(values, y, c=colours, s=22, alpha=0.8)
             if _log_scaled(run, name, values):
                 ax.set_xscale("log")
         else:
-            levels = sorted_levels(values)
+            levels = sorted_levels(run.trials[f"config/{name}"])
             positions = {level: i for i, level in enumerate(levels)}
-            data = [y[values.astype(str) == level] for level in levels]
-            ax.boxplot(data, positions=range(len(levels)), widths=0.5, showfliers=False)
+            filled = [level for level in levels if (values.astype(str) == level).any()]
+            ax.boxplot([y[values.astype(str) == level] for level in filled], positions=[positions[v] for v in filled],
+                       widths=0.5, showfliers=False)
             x = values.astype(str).map(positions) + rng.uniform(-0.15, 0.15, len(values))
             ax.scatter(x, y, c=colours, s=18, alpha=0.8, zorder=3)
-            ax.set_xticks(range(len(levels)), levels, rotation=20, fontsize=8)
+            ax.set_xticks(range(len(levels)), [level if level in filled else f"{level}\n(none usable)"
+                                               for level in levels], rotation=20, fontsize=8)
+            ax.set_xlim(-0.6, len(levels) - 0.4)
         ax.set(xlabel=name, ylabel=_label(metric), title=name)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.suptitle(f"{metric} against each hyperparameter (blue: ran to the end, grey: stopped early, "
-                 "red: diverged/stuck)", fontsize=10)
+    title = f"{metric} against each hyperparameter, {len(trials)} usable trials (blue: ran to the end, grey: stopped " \
+            "early)"
+    if len(left_out):
+        tally = ", ".join(f"{n} {s}" for s, n in status.counts(list(left_out["status"])).items())
+        title += f"; {len(left_out)} trials left out ({tally})"
+    fig.suptitle(textwrap.fill(title, width=int(13 * 5.2 * cols)), fontsize=10)  # a narrow figure wraps it
     fig.tight_layout()
     return fig
 
 
 def parallel_coordinates(run: RunData) -> Figure | None:
-    names = [c for c in run.config_columns if c != "config/seed"]
+    names = run.hyperparameters
     metric = run.metric if run.metric in run.trials else "val_acc"
-    trials = run.trials.dropna(subset=[metric])
+    trials = run.usable.dropna(subset=[metric])
     if len(names) < 2 or len(trials) < 2:
         return None
     columns, ticks = [], []
@@ -191,7 +226,7 @@ def parallel_coordinates(run: RunData) -> Figure | None:
                 ax.text(i + 0.03, j / max(len(levels) - 1, 1), level, fontsize=7, va="center")
     ax.set_xticks(range(len(columns)), [n.removeprefix("config/") for n in names] + [_label(metric)], fontsize=8)
     ax.set_yticks([0, 1], ["low", "high"])
-    ax.set_title("Parallel coordinates: every trial, coloured by " + _label(metric))
+    ax.set_title("Parallel coordinates: every usable trial, coloured by " + _label(metric))
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=_label(metric))
     fig.tight_layout()
     return fig
@@ -207,15 +242,24 @@ def importance_bars(importances: dict[str, float]) -> Figure:
     return fig
 
 
-def level_bars(table: pd.DataFrame, parameter: str, metric: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+def level_bars(table: pd.DataFrame, parameter: str, metric: str) -> Figure | None:
+    """best_per_level's table as bars; a level without a usable trial gets no bar but its 'left out' text."""
     column = f"best {metric}"
-    values = _scale(metric, table[column])
-    bars = ax.bar(table[parameter].astype(str), values, color="#1f77b4")
-    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=8)
-    low = values.min()
-    ax.set_ylim(max(0, low - (values.max() - low) * 2 - 1) if _percent(metric) else None)
-    ax.set(xlabel=parameter, ylabel=f"best {_label(metric)}", title=f"Best trial per {parameter}, others tuned")
+    values = _scale(metric, table[column].astype(float))
+    if values.isna().all():
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bars = ax.bar(table[parameter].astype(str), values.fillna(0), color="#1f77b4")
+    ax.bar_label(bars, labels=[f"{v:.2f}" if not math.isnan(v) else "" for v in values], fontsize=8)
+    low, high = values.min(), values.max()
+    if _percent(metric):
+        ax.set_ylim(max(0, low - (high - low) * 2 - 1), min(100, high + max((high - low) * 0.5, 1)))
+    bottom, top = ax.get_ylim()
+    for position, (value, note) in enumerate(zip(values, table["left out"])):
+        if math.isnan(value):
+            ax.text(position, bottom + (top - bottom) * 0.05, str(note), ha="center", fontsize=8, color="#d62728")
+    ax.set(xlabel=parameter, ylabel=f"{_label(metric)}, mean over seeds",
+           title=f"Best configuration per {parameter}, others tuned")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig

@@ -96,6 +96,9 @@ def header(page: Page) -> None:
     page.add(f"<h1>{html.escape(run.name)}</h1>")
     if sweep.get("description"):
         page.note(sweep["description"])
+    if (run.info or {}).get("smoke"):
+        page.note("SMOKE TEST: a check that the sweep file runs (2 trials x 1 epoch on a small subset), not a "
+                  "result.", "warn")
     for missing in run.missing:
         page.note(f"Missing: {missing}.", "warn")
     compute = tables.compute_used(run)
@@ -112,6 +115,9 @@ def header(page: Page) -> None:
             ("environment", _environment(run.spec))]
     page.add('<table class="kv">' + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                                            for k, v in rows) + "</table>")
+    if run.usable.dropna(subset=[run.metric if run.metric in run.trials else "val_acc"]).empty:
+        page.note(f"No trial produced a usable result ({statuses}): nothing was chosen or tested. The Diagnostics "
+                  "section below gives each trial's likely cause; errors/ holds the tracebacks.", "warn")
 
 
 def _label(status: str) -> str:
@@ -159,7 +165,7 @@ def ranking_section(page: Page, top: int) -> None:
               "spread. 'trial' is the configuration's best seed, the one tested if it is chosen.")
     best = run.best
     if best:
-        searched = ", ".join(f"{k}={_short(v)}" for k, v in best.get("searched", {}).items())
+        searched = ", ".join(f"{k}={_short(v)}" for k, v in best.get("searched", {}).items() if v is not None)
         seeds = best.get("seeds")
         show = pct if metric.endswith("acc") else "{:.4f}".format
         spread = f" (mean {show(seeds['mean'])} ± {show(seeds['std'])} over {seeds['n']} seeds)" \
@@ -185,6 +191,9 @@ def _short(value: Any) -> Any:
 
 def curves_section(page: Page) -> None:
     page.heading("Learning curves")
+    if page.run.history.empty:
+        page.note("No trial finished an epoch: there are no curves to draw.")
+        return
     page.figure(plots.learning_curves(page.run), "learning_curves",
                 "validation accuracy and loss per epoch for every trial, top five in bold")
     rungs = plots.asha_rungs(page.run)
@@ -195,8 +204,11 @@ def curves_section(page: Page) -> None:
 def effects_section(page: Page) -> None:
     run = page.run
     page.heading("Hyperparameter effects")
-    page.figure(plots.effects(run), "effects", "metric against each hyperparameter")
-    page.figure(plots.parallel_coordinates(run), "parallel_coordinates", "parallel coordinates of all trials")
+    figure = plots.effects(run)
+    if figure is None:
+        page.note("No usable trial to plot.")
+    page.figure(figure, "effects", "metric against each hyperparameter")
+    page.figure(plots.parallel_coordinates(run), "parallel_coordinates", "parallel coordinates of the usable trials")
     values, note = importance.importances(run)
     if values:
         page.figure(plots.importance_bars(values), "importance", "fANOVA importance per hyperparameter")
@@ -212,19 +224,24 @@ def compare_section(page: Page, parameter: str | None) -> None:
         return
     metric = run.metric if run.metric in run.trials else "val_acc"
     shown = table.copy()
-    shown[f"best {metric}"] = shown[f"best {metric}"].map(pct if metric.endswith("acc") else "{:.4f}".format)
+    shown[f"best {metric}"] = shown[f"best {metric}"].map(
+        lambda v: "-" if pd.isna(v) else pct(v) if metric.endswith("acc") else f"{v:.4f}")
     page.table(shown)
     page.note(f"Each {parameter} with every other hyperparameter tuned for it: a fair comparison, unlike a table "
-              "that fixes one learning rate for all.")
-    page.figure(plots.level_bars(table, parameter, metric), f"best_per_{parameter}", f"best trial per {parameter}")
+              f"that fixes one learning rate for all. 'best {metric}' is the level's best configuration by the "
+              "ranking's rule (the mean over its seeds; 'seeds' says how many); 'left out' counts the trials that "
+              "errored, diverged or got stuck.")
+    page.figure(plots.level_bars(table, parameter, metric), f"best_per_{parameter}",
+                f"best configuration per {parameter}")
 
 
 def test_section(page: Page, data_dir: str | None) -> None:
     run, best = page.run, page.run.best
     page.heading("The chosen model on the test set")
     if not best:
-        page.note("Not evaluated yet: the sweep has not chosen a configuration (it is running or was killed).",
-                  "warn")
+        page.note("Nothing to evaluate: no trial produced a usable result, so no configuration was chosen."
+                  if run.finished else
+                  "Not evaluated yet: the sweep has not chosen a configuration (it is running or was killed).", "warn")
         return
     page.note(f"Test accuracy {pct(best['test_acc'])}, loss {best['test_loss']:.4f}, trial {best['trial_id']}.")
     page.figure(plots.confusion(best), "confusion", "confusion matrix on the test set")

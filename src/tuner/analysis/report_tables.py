@@ -60,27 +60,46 @@ def ranking(run: RunData, top: int = 10) -> pd.DataFrame:
 
 
 def best_per_level(run: RunData, parameter: str) -> pd.DataFrame:
-    """For each value of one hyperparameter, the best trial with every other hyperparameter tuned."""
+    """For each value of one hyperparameter, its best configuration with every other hyperparameter tuned, by the
+    ranking's rules (tuner.select: the mean over seeds); every level is a row, one whose trials were all unusable
+    with no value and what they ended as."""
     column = f"config/{parameter}"
     if column not in run.trials:
         return pd.DataFrame()
     metric = run.metric if run.metric in run.trials else "val_acc"
-    usable = run.usable.dropna(subset=[metric])
     rows = []
-    for level, group in usable.groupby(column, sort=True):
-        best = group.sort_values(metric, ascending=not select.best_first(metric)).iloc[0]
-        others = {c.removeprefix("config/"): best[c] for c in run.config_columns if c not in (column, "config/seed")}
-        rows.append({parameter: level, f"best {metric}": best[metric], "trials": len(group),
-                     "epochs": int(best["epochs"]), "best trial": best["trial_id"],
-                     "its other settings": ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())})
+    for level, group in run.trials.groupby(column, sort=True):
+        best = next(iter(select.configurations(group, metric)), None)
+        left_out = group[group["status"].isin(status.UNUSABLE) | group[metric].isna()]
+        row = {parameter: level, f"best {metric}": best.mean if best else math.nan,
+               "seeds": best.n if best else 0, "trials": len(group), "left out": _left_out(left_out, len(group)),
+               "best trial": best.best_trial_id if best else "-", "its other settings": "-"}
+        if best:
+            trial = group[group["trial_id"].astype(str) == best.best_trial_id].iloc[0]
+            others = {c.removeprefix("config/"): trial[c] for c in run.hyperparameters if c != column}
+            row["its other settings"] = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
+        rows.append(row)
     table = pd.DataFrame(rows)
-    return table.sort_values(f"best {metric}", ascending=not select.best_first(metric)).reset_index(drop=True) \
-        if rows else table
+    if table.empty:
+        return table
+    order = sorted(range(len(table)), key=lambda i: select.sort_key(table[f"best {metric}"].iloc[i], metric))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _left_out(trials: pd.DataFrame, of: int) -> str:
+    """'1 DIVERGED', or 'all 2 trials STUCK' when no trial of the level is usable; '' when none is left out."""
+    tally = status.counts(list(trials["status"]))
+    if not tally:
+        return ""
+    text = ", ".join(f"{n} {s}" for s, n in tally.items())
+    if len(trials) < of:
+        return text
+    return f"all {of} trials {next(iter(tally))}" if len(tally) == 1 else f"all {of} trials: {text}"
 
 
 def default_compare(run: RunData) -> str | None:
     """optimizer if it was searched, else the first categorical hyperparameter with several values."""
-    candidates = [c.removeprefix("config/") for c in run.config_columns if c != "config/seed"]
+    candidates = [c.removeprefix("config/") for c in run.hyperparameters]
     if "optimizer" in candidates:
         return "optimizer"
     for name in candidates:

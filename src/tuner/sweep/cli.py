@@ -1,4 +1,4 @@
-"""Run a hyperparameter sweep:  python -m tuner.sweep sweeps/mnist_mlp.py [options]
+"""Run a hyperparameter sweep:  tuner sweep sweeps/mnist_mlp.py [options]  (or python -m tuner.sweep ...)
 
 Loads and validates the sweep file (bad input stops here with `error: ...`, exit 2, before
 Ray starts), runs it with Ray Tune, writes the run folder, prints the ranking and the chosen
@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tuner.analysis.text import ranking_table
+from tuner.analysis.text import chosen_text, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, owncode, storage
+from tuner.sweep import budget, engine, owncode, progress, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -26,8 +26,23 @@ from tuner.sweep.writer import searched_keys
 from tuner.train.config import parse_assignments
 
 
+EXAMPLES = """examples:
+  tuner sweep sweeps/mnist_mlp.py                          the main sweep (python -m tuner.sweep is the same)
+  tuner sweep sweeps/mnist_mlp.py --smoke                  2 trials x 1 epoch: does the sweep file run?
+  tuner sweep sweeps/mnist_mlp.py --dry-run                what would run; starts nothing
+  tuner sweep sweeps/cifar_cnn.py --time-budget 240        the best model four minutes buy
+  tuner sweep sweeps/cifar_cnn.py --set trial_scheduler=asha --set grace_period=2   stop weak trials early
+  tuner sweep sweeps/cifar_cnn.py --data imagefolder:/path/to/images@32             your own images
+  tuner sweep sweeps/mnist_mlp.py --set optimizer=adam --set lr=0.001             fix two, search the rest
+  tuner sweep sweeps/cifar_cnn.py --set search=random --num-samples 20            another search, 20 trials
+  tuner sweep --resume runs/mnist_mlp-20261130-081500      continue a killed or interrupted sweep
+  tuner sweep --resume runs/mnist_mlp-20261130-081500 --num-samples 24             grow it to 24 trials
+then: tuner analysis RUN_DIR --open   (the ranking, the chosen configuration and report.html)
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tuner.sweep", description=__doc__,
+    p = argparse.ArgumentParser(prog="tuner sweep", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep_file", nargs="?", help="a Python file defining `sweep = Sweep(...)` (omit with --resume)")
     p.add_argument("--num-samples", type=int, help="trials to draw (random/optuna; a grid runs each point once per "
@@ -132,21 +147,10 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     if info["ended_by"] == "time_budget":
         print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
     print(ranking_table(written["trials"], metric))
-    best = written["best"]
-    if best is None:
-        print("no usable trial (all errored, diverged or got stuck): nothing chosen or tested")
-    else:
-        searched = ", ".join(f"{k}={_fmt(v)}" for k, v in best["searched"].items())
-        seeds = best["seeds"]
-        spread = f" (mean {_metric(seeds['mean'], metric)} ± {_metric(seeds['std'], metric)} over {seeds['n']} seeds)" \
-            if seeds["n"] > 1 else " (one seed: no spread measured)"
-        print(f"\nchosen: trial {best['trial_id']}: {searched}\n  {metric} {_metric(best[metric], metric)}{spread} at "
-              f"epoch {best['best_epoch']}; test_acc {best['test_acc']:.2%} (test set evaluated once, after selection)")
+    if info.get("smoke"):
+        print("SMOKE TEST: a check that the sweep file runs (2 trials x 1 epoch on a small subset), not a result")
+    print("\n" + chosen_text(written["best"], metric) if written["best"] else chosen_text(None, metric))
     print(f"run folder: {run_dir}")
-
-
-def _metric(value: float, metric: str) -> str:
-    return f"{value:.2%}" if metric.endswith("acc") else f"{value:.4f}"
 
 
 def _check_resume_flags(args: argparse.Namespace) -> None:
@@ -201,6 +205,7 @@ def resume_setup(location: str, options: engine.RunOptions, num_samples: int | N
         sweep = budget.apply(sweep, budget.Plan.from_json(saved.plan), saved.sweep.get("cpu", sweep.cpu))
     rounds = engine.grow(run_dir, saved, sweep, num_samples) if num_samples is not None else saved.rounds
     options.cli = saved.cli
+    progress.start(options.started, smoke=bool(saved.cli.get("smoke")))
     options.tracking = saved.mlflow
     options.results = location if storage.is_uri(location) else None
     return run_dir, sweep, rounds
@@ -211,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
                                 dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
                                 mlflow=args.mlflow, warm_start=args.warm_start, plan=not args.no_plan)
+    progress.start(options.started, smoke=args.smoke)  # one clock for every line of this command
     if args.resume:
         if args.sweep_file:
             raise UserError("give either a sweep file or --resume RUN_DIR, not both")

@@ -168,7 +168,7 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "finished": None, "wall_time_s": None, "ended_by": ended_by, "resumed": resumed,
             "ray_address": options.address or "local", "expected_trials": sweep.expected_trials(),
-            "phases": [phase for phase, _ in grids], "rounds": rounds}
+            "phases": [phase for phase, _ in grids], "rounds": rounds, "smoke": bool(options.cli.get("smoke"))}
     previous = _previous_wall_time(run_dir) if resumed else 0.0
     try:
         info = _timed(info, started, previous)
@@ -297,7 +297,8 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
+    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
+                                   run_dir / runfolder.RAY_LOG)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
@@ -317,7 +318,8 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     from their checkpoints. With more `rounds` than before (--resume RUN_DIR --num-samples N) the finished sweep
     grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
     dataset = load_data(sweep, options.data_dir)
-    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
+    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
+                                   run_dir / runfolder.RAY_LOG)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "the run's storage")

@@ -3,29 +3,60 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tuner.sweep.spec import Sweep
 
 
-def start_ray(address: str | None, dashboard: bool = True, dashboard_host: str = "127.0.0.1") -> str | None:
-    """Join --address, or start a local Ray with its dashboard on dashboard_host; returns the dashboard URL."""
+def start_ray(address: str | None, dashboard: bool = True, dashboard_host: str = "127.0.0.1",
+              log: Path | None = None) -> str | None:
+    """Join --address, or start a local Ray with its dashboard on dashboard_host; returns the dashboard URL.
+
+    `log`: a file that takes what Ray prints while it starts (its token-authentication notice, which reads as an
+    invitation to switch security off, and its processes' start-up output), out of the user's way. Token
+    authentication stays as Ray sets it."""
     import ray
 
     if ray.is_initialized():
         return None
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
-    if address:
-        context = ray.init(address=address, **kwargs)
-    else:
-        # address="local": a fresh embedded Ray, never a cluster someone else started on this machine
-        context = ray.init(address="local", include_dashboard=dashboard, dashboard_host=dashboard_host, **kwargs)
+    with _stderr_to(log):
+        if address:
+            context = ray.init(address=address, **kwargs)
+        else:
+            # address="local": a fresh embedded Ray, never a cluster someone else started on this machine
+            context = ray.init(address="local", include_dashboard=dashboard, dashboard_host=dashboard_host, **kwargs)
+    if log is not None and log.exists() and log.stat().st_size:
+        print(f"Ray's start-up messages: {log}", flush=True)
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and not url.startswith("http") else url
+
+
+@contextlib.contextmanager
+def _stderr_to(log: Path | None) -> Iterator[None]:
+    """Standard error (the file descriptor: Ray's Python logging and the processes it starts) into `log`."""
+    if log is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "ab") as out:
+            os.dup2(out.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def dashboard_hint(url: str | None) -> str:

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from tuner import search
-from tuner.runfolder import CONFIRM_FOLDER, RAY_FOLDER
+from tuner.runfolder import CONFIRM_FOLDER, RAY_FOLDER, folder_phase
 from tuner.sweep import owncode, storage
 from tuner.sweep.budget import confirm_trial_epochs, expected_trial_epochs
 from tuner.sweep.lifecycle import TrialEnds
@@ -61,7 +61,8 @@ def run_config(sweep: Sweep, storage_path: str, name: str, total: int, expected_
     return tune.RunConfig(
         name=name, storage_path=storage_path, verbose=0,
         callbacks=[ProgressLine(sweep.metric, sweep.direction, total, sweep.max_epochs,
-                                expected_epochs=expected_epochs), TrialEnds(), *(callbacks or [])],
+                                expected_epochs=expected_epochs, phase=folder_phase(name)), TrialEnds(),
+                   *(callbacks or [])],
         failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
 

@@ -26,8 +26,15 @@ def format_record(record: dict[str, Any], total_epochs: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.train", description="Train one configuration and print "
-                                     "per-epoch metrics (key=value lines, readable by Katib's stdout collector).")
+    parser = argparse.ArgumentParser(
+        prog="tuner train", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train one configuration, no Ray, and print per-epoch metrics (key=value lines, readable by "
+                    "Katib's stdout collector). python -m tuner.train is the same.",
+        epilog="examples:\n"
+               "  tuner train --set data=mnist --set model=mlp --set epochs=3\n"
+               "  tuner train --set data=cifar10 --set model=cnn --set optimizer=sgd --set lr=0.05 "
+               "--set momentum=0.9 --test\n"
+               "  tuner train --set data=imagefolder:/path/to/images@32 --set model=cnn --set epochs=5")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any TrainConfig field, e.g. --set model=cnn --set lr=0.01; fields: "
                              + ", ".join(field_names()))

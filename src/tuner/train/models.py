@@ -275,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from tuner.train.config import parse_assignments
 
-    parser = argparse.ArgumentParser(prog="python -m tuner.models", description="List the models and their sizes.")
+    parser = argparse.ArgumentParser(
+        prog="tuner models", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List the models and their parameter counts for one input shape (python -m tuner.models is the "
+                    "same).",
+        epilog="examples:\n  tuner models                                   3x32x32 images (CIFAR-10)\n"
+               "  tuner models --shape 1x28x28 --set hidden=512,512   MNIST, the README's 784-512-512-10 MLP")
     parser.add_argument("--shape", default="3x32x32", help="input image shape CxHxW (default 3x32x32)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model knobs, e.g. width=32")
     args = parser.parse_args(argv)
@@ -284,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         raise UserError(f"--shape must be CxHxW like 3x32x32, got {args.shape!r}") from None
     knobs = parse_assignments(args.set)
+    given = ", ".join(f"{k}={v}" for k, v in knobs.items()) or "each model's defaults"
+    print(f"parameters for {'x'.join(map(str, shape))} input images and 10 classes, {given} "
+          "(the count depends on both: --shape 1x28x28 for MNIST, --set hidden=512,512 for the README's MLP)")
     for name in sorted(MODELS):
         model = build(TrainConfig.from_dict({**knobs, "model": name}), shape, 10)
         print(f"{name:<10} {count_parameters(model):>12,} parameters  ({'conv' if name in CONV_MODELS else 'dense'})")
