@@ -259,6 +259,8 @@ def load_synthetic(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
         c, h, w = (int(v) for v in (arg or "1x28x28").split("x"))
     except ValueError:
         raise UserError(f"synthetic shape must be CxHxW like 3x32x32, got {arg!r}") from None
+    if min(c, h, w) < 1:
+        raise UserError(f"synthetic shape must be CxHxW of positive sizes like 3x32x32, got {arg!r}")
     rng = np.random.default_rng(1234)
     num_classes, n_train, n_test = 10, 2000, 500
     coarse = rng.uniform(0, 1, (num_classes, c, -(-h // 4), -(-w // 4)))

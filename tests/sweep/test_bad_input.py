@@ -1,0 +1,44 @@
+"""Issue 19: inputs that gave a traceback (exit 1) or ran when they should not get one `error: ...` line and exit
+code 2, before Ray starts."""
+
+import pytest
+import ray
+
+from tuner.sweep import cli as sweep_cli
+from sweep_helpers import TINY, cli_error, write_sweep
+
+MLP = f"""
+sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-4, 1e-1)}}, num_samples=2,
+              max_epochs=1)
+"""
+VIT = """
+sweep = Sweep(data="synthetic", model="vit", fixed={"batch_size": 100}, space={"lr": tune.loguniform(1e-4, 1e-1)},
+              num_samples=2, max_epochs=1)
+"""
+RESNET = VIT.replace('"vit"', '"resnet12"')
+
+
+def fails(capsys, *argv):
+    message = cli_error(capsys, sweep_cli.main, *argv)
+    assert not ray.is_initialized()
+    return message
+
+
+SETTINGS = [  # (sweep, command line, what the error line names)
+    (MLP, ["--set", "beta1=1.5"], "'beta1' must be in [0, 1), got 1.5"),
+    (VIT, ["--set", "heads=0"], "'heads' must be >= 1, got 0"),
+    (VIT, ["--set", "patch=0"], "'patch' must be >= 1, got 0"),
+    (VIT, ["--set", "depth=0"], "'depth' must be >= 1, got 0"),
+    (VIT, ["--set", "width=0"], "'width' must be >= 1, got 0"),
+    (VIT, ["--set", "mlp_dim=-3"], "'mlp_dim' must be >= 1, got -3"),
+    (RESNET, ["--set", "width=-1"], "'width' must be >= 1, got -1"),
+    (MLP, ["--set", "search_seed=-1"], "search_seed must be an integer from 0"),
+    (MLP, ["--gpus-per-trial", "inf"], "gpu must be a finite number, got inf"),
+    (MLP, ["--data", "synthetic:-1x28x28"], "positive sizes like 3x32x32, got '-1x28x28'"),
+]
+
+
+@pytest.mark.parametrize("body, argv, expected", SETTINGS, ids=[" ".join(a) for _, a, _ in SETTINGS])
+def test_out_of_range_settings_are_one_error_line(tmp_path, capsys, body, argv, expected):
+    path = write_sweep(tmp_path, body)
+    assert expected in fails(capsys, path, *argv, "--dry-run")
