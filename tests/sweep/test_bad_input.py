@@ -42,3 +42,20 @@ SETTINGS = [  # (sweep, command line, what the error line names)
 def test_out_of_range_settings_are_one_error_line(tmp_path, capsys, body, argv, expected):
     path = write_sweep(tmp_path, body)
     assert expected in fails(capsys, path, *argv, "--dry-run")
+
+
+def test_results_that_cannot_hold_a_run_folder_stop_before_the_data_loads(tmp_path, capsys, monkeypatch):
+    from tuner.sweep import engine
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was loaded before --results was checked")
+
+    monkeypatch.setattr(engine, "load_data", no_data)
+    path = write_sweep(tmp_path, MLP)
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("not a folder")
+    assert f"--results {a_file} is a file" in fails(capsys, path, "--results", a_file)
+    assert f"lies under {a_file}, which is a file" in fails(capsys, path, "--results", a_file / "run")
+    assert "/sys is not writable" in fails(capsys, path, "--results", "/sys/tuner-run")  # read-only, even for root
+    assert a_file.read_text() == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == ["taken.txt",
+                                                                                                  "tiny.py"]

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,6 +84,24 @@ def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
             raise UserError(f"--results {run_dir} exists and is not empty; resume it with --resume {run_dir}")
         return run_dir
     return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def check_results_location(results: str | None) -> None:
+    """--results (or runs/ for the default run folder) must be a folder tuner can write, or one it can create:
+    checked before the data loads and the timing probe, so a typo costs nothing. Leaves nothing behind."""
+    if storage.is_uri(results):
+        return
+    target = Path(results) if results else Path("runs")
+    what = f"--results {results}" if results else f"the run folders' folder {target.resolve()}"
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{what} is a file, not a folder; give a folder (new or empty) to write the run into")
+    existing = next(p for p in (target, *target.resolve().parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{what} lies under {existing}, which is a file, not a folder")
+    try:
+        shutil.rmtree(tempfile.mkdtemp(prefix=".tuner-check-", dir=existing))
+    except OSError as exc:
+        raise UserError(f"{what} cannot be written: {existing} is not writable ({exc.strerror})") from None
 
 
 def open_run(location: str) -> tuple[Path, RunSpec]:
@@ -278,6 +297,7 @@ def _previous_wall_time(run_dir: Path) -> float:
 def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict[str, Any]]:
     """Start a new sweep: data loaded and every configuration checked, run folder, Ray, Tune; returns (run folder,
     written results)."""
+    check_results_location(options.results)
     warm = warm_lib.collect(sweep, warm_lib.check_runs(options.warm_start)) if options.warm_start else None
     dataset = load_data(sweep, options.data_dir)
     check_with_data(sweep, dataset, str(sweep_path))
