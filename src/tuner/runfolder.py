@@ -302,13 +302,25 @@ class RunSpec:
         return cls(**{k: v for k, v in raw.items() if k in known}, raw=dict(raw))
 
 
-def read_spec(run_dir: Path, what: str | None = None) -> RunSpec:
-    """spec.json of a run folder; a missing file is an empty RunSpec, an unreadable one a UserError."""
+SPEC_TYPES = {"sweep": dict, "fixed_config": dict, "cli": dict, "environment": dict, "plan": (dict, type(None)),
+              "rounds": (list, type(None)), "mlflow": (dict, type(None)), "warm_start": (dict, type(None))}
+
+
+def read_spec(run_dir: Path, what: str | None = None, required: tuple[str, ...] = ()) -> RunSpec:
+    """spec.json of a run folder; a missing file is an empty RunSpec, an unreadable one (not JSON, an entry of the
+    wrong type, a `required` entry missing) a UserError."""
     path = run_dir / SPEC_FILE
     raw = read_json(path, what)
-    if raw is not None and not isinstance(raw.get("sweep", {}), dict):
-        raise UserError(f"{what or path}: spec.json's `sweep` is not an object")
-    return RunSpec.from_json(raw or {})
+    if raw is None:
+        return RunSpec()
+    missing = [key for key in required if key not in raw]
+    if missing:
+        raise UserError(f"{what or path}: {path} has no {', '.join(map(repr, missing))} entry (tuner writes it; "
+                        f"was the file edited or cut short?)")
+    for key, kind in SPEC_TYPES.items():
+        if key in raw and not isinstance(raw[key], kind):
+            raise UserError(f"{what or path}: {path}'s {key!r} is {type(raw[key]).__name__}, not what tuner writes")
+    return RunSpec.from_json(raw)
 
 
 def read_json(path: Path, what: str | None = None) -> dict[str, Any] | None:

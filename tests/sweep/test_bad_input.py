@@ -59,3 +59,26 @@ def test_results_that_cannot_hold_a_run_folder_stop_before_the_data_loads(tmp_pa
     assert "/sys is not writable" in fails(capsys, path, "--results", "/sys/tuner-run")  # read-only, even for root
     assert a_file.read_text() == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == ["taken.txt",
                                                                                                   "tiny.py"]
+
+
+def _run_folder(folder, spec_text):
+    (folder / "ray").mkdir(parents=True)
+    (folder / "sweep.py").write_text("from tuner import Sweep\nsweep = Sweep(data='synthetic')\n")
+    for name in ("trials.csv", "history.csv"):
+        (folder / name).write_text("trial_id,status\n")
+    (folder / "spec.json").write_text(spec_text)
+    return folder
+
+
+def test_a_spec_json_without_its_sweep_is_refused_by_resume(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run", '{"fixed_config": {}, "cli": {}}')
+    assert "has no 'sweep' entry" in fails(capsys, "--resume", run)
+
+
+@pytest.mark.parametrize("spec", ['{"sweep": {}, "fixed_config": "mlp"}', '{"sweep": {}, "fixed_config": null}',
+                                  '{"sweep": {}}', '{"sweep": '])
+def test_a_warm_start_with_a_corrupt_spec_json_is_one_error_line(tmp_path, capsys, spec):
+    old = _run_folder(tmp_path / "old", spec)
+    path = write_sweep(tmp_path, MLP.replace("max_epochs=1", "max_epochs=1, search='optuna'"))
+    message = fails(capsys, path, "--warm-start", old, "--results", tmp_path / "new")
+    assert message.startswith(f"error: --warm-start {old}") and str(old / "spec.json") in message

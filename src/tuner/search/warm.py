@@ -88,7 +88,7 @@ def collect(sweep: Any, folders: list[Path]) -> WarmStart:
     searched = sweep.searched_names()
     warm = WarmStart()
     for folder in folders:
-        old_fixed = runfolder.read_spec(folder, f"--warm-start {folder}").fixed_config
+        old_fixed = runfolder.read_spec(folder, f"--warm-start {folder}", required=("fixed_config",)).fixed_config
         trials = runfolder.read_csv(folder / TRIALS_FILE)
         history = runfolder.read_csv(folder / HISTORY_FILE)
         by_trial = {str(t): f.sort_values("epoch") for t, f in history.groupby("trial_id")}

@@ -113,7 +113,7 @@ def open_run(location: str) -> tuple[Path, RunSpec]:
         missing.append(RAY_FOLDER)
     if missing:
         raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
-    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}")
+    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}", required=("sweep", "fixed_config", "cli"))
 
 
 def experiment_path(run_dir: Path, results: str | None) -> str:
