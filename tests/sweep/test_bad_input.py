@@ -82,3 +82,19 @@ def test_a_warm_start_with_a_corrupt_spec_json_is_one_error_line(tmp_path, capsy
     path = write_sweep(tmp_path, MLP.replace("max_epochs=1", "max_epochs=1, search='optuna'"))
     message = fails(capsys, path, "--warm-start", old, "--results", tmp_path / "new")
     assert message.startswith(f"error: --warm-start {old}") and str(old / "spec.json") in message
+
+
+def test_more_cpus_per_trial_than_this_machine_has_is_an_error_not_a_hang(tmp_path):
+    import os
+    import subprocess
+
+    from sweep_helpers import sweep_command
+
+    path = write_sweep(tmp_path, MLP)
+    too_many = str((os.cpu_count() or 1) + 1)
+    done = subprocess.run(sweep_command(path, tmp_path / "run", "--cpus-per-trial", too_many), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and f"asks for {too_many} CPU, 0 GPU" in error[0] and "this machine has" in error[0]
+    assert not (tmp_path / "run").exists()

@@ -30,7 +30,7 @@ from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, storage, tuners, writer
 from tuner.sweep.lifecycle import TrialEnds
-from tuner.sweep.ray_session import dashboard_hint, fit_to_local_resources, start_ray
+from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data
 from tuner.train import datasets
@@ -304,6 +304,8 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     sweep, planned = budget.plan_budget(sweep, dataset, options.deadline(sweep), bool(options.address), options.plan)
     if options.mlflow:
         tracking.check_reachable(options.mlflow)
+    hint = dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host))
+    check_resources(sweep, bool(options.address), options.address)  # before the run folder: nothing to clean up
     run_dir = prepare(sweep, sweep_path, options, planned)
     study = study_storage(sweep, run_dir)
     if warm is not None:
@@ -314,7 +316,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
+    print(hint, flush=True)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
@@ -335,6 +337,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
+    check_resources(sweep, bool(options.address), options.address)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "the run's storage")
