@@ -98,3 +98,32 @@ def test_more_cpus_per_trial_than_this_machine_has_is_an_error_not_a_hang(tmp_pa
     error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(error) == 1 and f"asks for {too_many} CPU, 0 GPU" in error[0] and "this machine has" in error[0]
     assert not (tmp_path / "run").exists()
+
+
+START_POINTS = [  # (the searched domain, a start value outside it, what the error line says)
+    ('tune.choice(["adam", "rmsprop"])', '"sgd"', "start[0] sets optimizer='sgd', not offered by "
+                                                  "choice(['adam', 'rmsprop'])"),
+    ("tune.loguniform(1e-4, 1e-1)", "5.0", "start[0] sets lr=5.0, outside loguniform(0.0001, 0.1)"),
+    ("tune.randint(16, 64)", "64", "start[0] sets batch_size=64, outside randint(16, 64)"),
+]
+
+
+@pytest.mark.parametrize("domain, value, expected", START_POINTS)
+def test_a_start_point_outside_the_space_is_refused_at_dry_run(tmp_path, capsys, domain, value, expected):
+    key = {"tune.choice": "optimizer", "tune.loguni": "lr", "tune.randin": "batch_size"}[domain[:11]]
+    path = write_sweep(tmp_path, f"""
+sweep = Sweep(data="synthetic", fixed={{"hidden": (16,)}}, space={{"{key}": {domain}}}, search="optuna",
+              start=[{{"{key}": {value}}}], num_samples=2, max_epochs=1)
+""")
+    assert expected in fails(capsys, path, "--dry-run")
+
+
+def test_start_points_inside_the_space_pass(tmp_path, capsys):
+    path = write_sweep(tmp_path, """
+sweep = Sweep(data="synthetic", fixed={"hidden": (16,)}, search="optuna", num_samples=3, max_epochs=1,
+              space={"optimizer": tune.choice(["adam", "sgd"]), "lr": tune.loguniform(1e-4, 1e-1),
+                     "batch_size": tune.randint(16, 64)},
+              start=[{"optimizer": "sgd", "lr": 1e-4, "batch_size": 63}, {"lr": 0.1, "batch_size": 16}])
+""")
+    from tuner.sweep import cli
+    assert cli.main([str(path), "--dry-run"]) == 0
