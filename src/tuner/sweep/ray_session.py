@@ -25,19 +25,43 @@ def start_ray(address: str | None, dashboard: bool = True, dashboard_host: str =
         return None
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
+    folder = auth_token_path().parent
+    created = not folder.exists()
+    if created:  # Ray would make it 0755; made here, only its owner may list it
+        folder.mkdir(mode=0o700, parents=True)
     if address:
         context = ray.init(address=address, **kwargs)
     else:
         # address="local": a fresh embedded Ray, never a cluster someone else started on this machine
         context = ray.init(address="local", include_dashboard=dashboard, dashboard_host=dashboard_host, **kwargs)
+    protect_auth_token()
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and not url.startswith("http") else url
+
+
+def auth_token_path() -> Path:
+    """Where Ray keeps the token its dashboard and clients authenticate with."""
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def protect_auth_token() -> None:
+    """Ray writes its auth token readable by every local user (0644): anyone on the machine could then use the
+    dashboard and submit jobs. Make it the owner's only, and say so the one time it changes."""
+    token = auth_token_path()
+    try:
+        mode = token.stat().st_mode & 0o777
+        if mode & 0o077:
+            token.chmod(0o600)
+            print(f"made {token} (Ray's dashboard token) readable by its owner only (it was {mode:o})",
+                  file=sys.stderr, flush=True)
+    except OSError:  # no token (RAY_AUTH_MODE=disabled) or not ours to change
+        pass
 
 
 def dashboard_hint(url: str | None) -> str:
     if not url:
         return "Ray dashboard: off (--no-dashboard or not available)"
-    token = Path.home() / ".ray" / "auth_token"
+    token = auth_token_path()
     auth = (f"; it asks for a token: paste the output of `ray get-auth-token` (the file {token})"
             if os.environ.get("RAY_AUTH_MODE", "token") != "disabled" else "")
     return f"Ray dashboard: {url} (live trials, CPU/GPU use, logs){auth}"
