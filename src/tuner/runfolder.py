@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,10 +337,34 @@ def read_json(path: Path, what: str | None = None) -> dict[str, Any] | None:
     return value
 
 
+SECRET_QUERY_KEYS = ("token", "access_token", "key", "api_key", "apikey", "secret", "password", "passwd", "pwd",
+                     "sig", "signature", "auth", "credential", "awsaccesskeyid", "x-amz-[a-z0-9-]+",
+                     "x-goog-[a-z0-9-]+")
+_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@?#]+@")
+_SECRET_QUERY = re.compile(rf"([?&;](?:{'|'.join(SECRET_QUERY_KEYS)}))=[^&;\s#\"']*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """The one redaction of credentials in text tuner records (a command line, a URI): `user:pass@` in a URI and the
+    values of known secret query keys (token, key, secret, password, sig, X-Amz-*, ...) become `***`."""
+    return _SECRET_QUERY.sub(r"\1=***", _USERINFO.sub(r"\1***@", text))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def write_json(path: Path, value: dict[str, Any]) -> None:
-    """Write a JSON file whole or not at all (write beside it, then rename): a kill mid-write leaves the old one."""
+    """Write a JSON file whole or not at all (write beside it, then rename): a kill mid-write leaves the old one.
+    Every string is redacted first (no credential in spec.json, run.json or anything uploaded)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str))
+    tmp.write_text(json.dumps(_redacted(value), indent=2, default=str))
     os.replace(tmp, path)
 
 
