@@ -112,6 +112,8 @@ class Run:
                  "tracker": copy.deepcopy(self.tracker.__dict__), "best_model": _clone_state(self.best_weights),
                  "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
                  "num_classes": self.num_classes}
+        if not self.cfg.restore_best:  # the run ends with its last weights: keep them
+            state["model"] = _clone_state(self.model.state_dict())
         if _last_status(self) == FitEnd.RUNNING:
             state.update({"model": _clone_state(self.model.state_dict()),
                           "optimizer": _to_cpu(self.optimizer.state_dict()),
