@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,13 +315,25 @@ class RunSpec:
         return cls(**{k: v for k, v in raw.items() if k in known}, raw=dict(raw))
 
 
-def read_spec(run_dir: Path, what: str | None = None) -> RunSpec:
-    """spec.json of a run folder; a missing file is an empty RunSpec, an unreadable one a UserError."""
+SPEC_TYPES = {"sweep": dict, "fixed_config": dict, "cli": dict, "environment": dict, "plan": (dict, type(None)),
+              "rounds": (list, type(None)), "mlflow": (dict, type(None)), "warm_start": (dict, type(None))}
+
+
+def read_spec(run_dir: Path, what: str | None = None, required: tuple[str, ...] = ()) -> RunSpec:
+    """spec.json of a run folder; a missing file is an empty RunSpec, an unreadable one (not JSON, an entry of the
+    wrong type, a `required` entry missing) a UserError."""
     path = run_dir / SPEC_FILE
     raw = read_json(path, what)
-    if raw is not None and not isinstance(raw.get("sweep", {}), dict):
-        raise UserError(f"{what or path}: spec.json's `sweep` is not an object")
-    return RunSpec.from_json(raw or {})
+    if raw is None:
+        return RunSpec()
+    missing = [key for key in required if key not in raw]
+    if missing:
+        raise UserError(f"{what or path}: {path} has no {', '.join(map(repr, missing))} entry (tuner writes it; "
+                        f"was the file edited or cut short?)")
+    for key, kind in SPEC_TYPES.items():
+        if key in raw and not isinstance(raw[key], kind):
+            raise UserError(f"{what or path}: {path}'s {key!r} is {type(raw[key]).__name__}, not what tuner writes")
+    return RunSpec.from_json(raw)
 
 
 def read_json(path: Path, what: str | None = None) -> dict[str, Any] | None:
@@ -336,10 +349,34 @@ def read_json(path: Path, what: str | None = None) -> dict[str, Any] | None:
     return value
 
 
+SECRET_QUERY_KEYS = ("token", "access_token", "key", "api_key", "apikey", "secret", "password", "passwd", "pwd",
+                     "sig", "signature", "auth", "credential", "awsaccesskeyid", "x-amz-[a-z0-9-]+",
+                     "x-goog-[a-z0-9-]+")
+_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@?#]+@")
+_SECRET_QUERY = re.compile(rf"([?&;](?:{'|'.join(SECRET_QUERY_KEYS)}))=[^&;\s#\"']*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """The one redaction of credentials in text tuner records (a command line, a URI): `user:pass@` in a URI and the
+    values of known secret query keys (token, key, secret, password, sig, X-Amz-*, ...) become `***`."""
+    return _SECRET_QUERY.sub(r"\1=***", _USERINFO.sub(r"\1***@", text))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def write_json(path: Path, value: dict[str, Any]) -> None:
-    """Write a JSON file whole or not at all (write beside it, then rename): a kill mid-write leaves the old one."""
+    """Write a JSON file whole or not at all (write beside it, then rename): a kill mid-write leaves the old one.
+    Every string is redacted first (no credential in spec.json, run.json or anything uploaded)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str))
+    tmp.write_text(json.dumps(_redacted(value), indent=2, default=str))
     os.replace(tmp, path)
 
 

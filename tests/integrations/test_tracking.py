@@ -39,10 +39,12 @@ TRACKED_SWEEP = f"""
                   start=[{{"lr": 0.02}}])
 """  # lr 0.02 peaks at epoch 1 of 2 here (seed 0): Optuna must be told its best epoch, not its last
 # round 1 runs only its start point, an lr too small to learn in 2 epochs; growing it (--resume --num-samples 2)
-# draws one from a range that learns, so the grown sweep chooses another trial
+# draws one that learns (round 2's search seed draws one of the three that do), so the grown sweep chooses another
+# trial. The start point is a value of the space: one outside it is refused (issue 19)
 DEFAULT_SWEEP = f"""
-    sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(3e-3, 3e-2)}}, search="random",
-                  trial_scheduler="none", num_samples=1, max_epochs=2, start=[{{"lr": 1e-5}}], search_seed=3)
+    sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.choice([1e-5, 3e-3, 1e-2, 3e-2])}},
+                  search="random", trial_scheduler="none", num_samples=1, max_epochs=2, start=[{{"lr": 1e-5}}],
+                  search_seed=3)
 """
 
 

@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import pandas as pd
 from ray.tune import Callback
 
 from tuner.errors import UserError
-from tuner.runfolder import MLFLOW_FILE, trial_values
+from tuner.runfolder import MLFLOW_FILE, redact, trial_values
 from tuner.status import Status, SweepEnd
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
@@ -36,12 +38,25 @@ TERMINAL = {Status.TERMINATED: "FINISHED", Status.STOPPED_EARLY: "FINISHED", Sta
 
 
 def mlflow_uri(option: str, run_dir: Path) -> str:
-    """`--mlflow` alone: a SQLite store in the run folder; else the URI given (http(s)://, sqlite:///, file:...)."""
-    return f"sqlite:///{(run_dir / MLFLOW_FILE).resolve()}" if option == "default" else option
+    """`--mlflow` alone: a SQLite store in the run folder; else the URI given (http(s)://, sqlite:///, file:...).
+    A `user:password@` in an http(s) URI moves to MLflow's own variables (MLFLOW_TRACKING_USERNAME and _PASSWORD,
+    unless set): the URI tuner keeps (spec.json, the Tune callback in tuner.pkl) holds no credential, and
+    --resume reads them from the same variables."""
+    if option == "default":
+        return f"sqlite:///{(run_dir / MLFLOW_FILE).resolve()}"
+    parts = urllib.parse.urlsplit(option)
+    if parts.scheme in ("http", "https") and parts.username is not None:
+        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", urllib.parse.unquote(parts.username))
+        if parts.password is not None:
+            os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", urllib.parse.unquote(parts.password))
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return option
 
 
 def check_reachable(uri: str) -> None:
     """An MLflow tracking server must answer before Ray starts (MLflow's own client would retry for minutes)."""
+    uri = redact(uri)  # the health check needs no credential, and an error line shows none
+    uri = uri.replace("://***@", "://")
     if not uri.startswith(("http://", "https://")):
         if not uri.startswith(("sqlite:///", "file:", "postgresql", "mysql")) and "://" in uri:
             raise UserError(f"--mlflow {uri}: not a tracking URI MLflow reads (http://, sqlite:///, file:)")

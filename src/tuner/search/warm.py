@@ -2,7 +2,8 @@
 
 `python -m tuner.sweep SWEEP --warm-start RUN_DIR` (repeatable). A trial is taken when its configuration is one
 the new sweep could have proposed: every searched value inside the new domain (a number inside the new range, a
-category still offered), every value the new sweep fixes equal to the trial's (data, model, epochs, ...).
+category still offered), every setting either run fixed (data, model, epochs, weight_decay, ...; a setting a run
+did not fix is its TrainConfig default) equal to the trial's, and the same data subset.
 Taken trials are told as the sweep's own would be (tuner.search.optuna_search.told_search_class): ended by
 itself -> COMPLETE with its best epoch's value; stopped by a trial scheduler or the time budget -> PRUNED with its
 per-epoch values; errored or interrupted trials are left out. They inform the search only: they are not this run's
@@ -11,6 +12,7 @@ trials, and never compete in its selection.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,7 +90,9 @@ def collect(sweep: Any, folders: list[Path]) -> WarmStart:
     searched = sweep.searched_names()
     warm = WarmStart()
     for folder in folders:
-        old_fixed = runfolder.read_spec(folder, f"--warm-start {folder}").fixed_config
+        old_spec = runfolder.read_spec(folder, f"--warm-start {folder}", required=("fixed_config",))
+        old_fixed = old_spec.fixed_config
+        cut = (old_spec.sweep.get("subset") or 0, sweep.subset)
         trials = runfolder.read_csv(folder / TRIALS_FILE)
         history = runfolder.read_csv(folder / HISTORY_FILE)
         by_trial = {str(t): f.sort_values("epoch") for t, f in history.groupby("trial_id")}
@@ -97,6 +101,8 @@ def collect(sweep: Any, folders: list[Path]) -> WarmStart:
             old = {**old_fixed, **{c.removeprefix(select.CONFIG_PREFIX): row[c] for c in trials.columns
                                    if c.startswith(select.CONFIG_PREFIX)}}
             try:
+                if not _same(*cut):
+                    raise Misfit(f"the sweep's subset is {cut[1]} images here, {cut[0]} there")
                 warm.taken.append(_evaluated(sweep, fixed, searched, old, row, by_trial.get(trial_id),
                                              f"{folder} {trial_id}"))
             except Misfit as why:
@@ -109,13 +115,13 @@ def _evaluated(sweep: Any, fixed: dict[str, Any], searched: set[str], old: dict[
     status = str(row["status"])
     if status not in COMPLETE_STATUSES | PRUNED_STATUSES:
         raise Misfit(f"status {status}")
-    for key, value in fixed.items():
+    defaults = train_defaults()
+    for key in sorted((set(fixed) | set(old)) & set(defaults)):  # a setting either run fixed, or left at its default
         if key in searched or key in IGNORED_KEYS:
             continue
-        if key not in old and value is None:
-            continue
-        if key not in old or not _same(value, old[key]):
-            raise Misfit(f"{key} is {_show(value)} here, {_show(old.get(key))} there")
+        here, there = fixed.get(key, defaults[key]), old.get(key, defaults[key])
+        if not _same(here, there):
+            raise Misfit(f"{key} is {_show(here)} here, {_show(there)} there")
     params, distributions = fitted_params(sweep, old)
     values = {} if curve is None else {int(e): float(v) for e, v in zip(curve["epoch"], curve[sweep.metric])
                                        if not _missing(v)}
@@ -125,6 +131,13 @@ def _evaluated(sweep: Any, fixed: dict[str, Any], searched: set[str], old: dict[
         best = select.best_value(values.values(), sweep.metric)
         return Evaluated(source, params, distributions, "COMPLETE", best, values)
     return Evaluated(source, params, distributions, "PRUNED", None, values)
+
+
+def train_defaults() -> dict[str, Any]:
+    """Every TrainConfig setting's default: what a run that did not fix a setting trained with."""
+    from tuner.train.config import TrainConfig
+
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def fitted_params(sweep: Any, old: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,7 @@ from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, owncode, storage, tuners, writer
 from tuner.sweep.lifecycle import TrialEnds
-from tuner.sweep.ray_session import dashboard_hint, fit_to_local_resources, start_ray
+from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data
 from tuner.train import datasets
@@ -85,6 +86,24 @@ def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
     return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
+def check_results_location(results: str | None) -> None:
+    """--results (or runs/ for the default run folder) must be a folder tuner can write, or one it can create:
+    checked before the data loads and the timing probe, so a typo costs nothing. Leaves nothing behind."""
+    if storage.is_uri(results):
+        return
+    target = Path(results) if results else Path("runs")
+    what = f"--results {results}" if results else f"the run folders' folder {target.resolve()}"
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{what} is a file, not a folder; give a folder (new or empty) to write the run into")
+    existing = next(p for p in (target, *target.resolve().parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{what} lies under {existing}, which is a file, not a folder")
+    try:
+        shutil.rmtree(tempfile.mkdtemp(prefix=".tuner-check-", dir=existing))
+    except OSError as exc:
+        raise UserError(f"{what} cannot be written: {existing} is not writable ({exc.strerror})") from None
+
+
 def open_run(location: str) -> tuple[Path, RunSpec]:
     """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>):
     it has spec.json, sweep.py and Ray's experiment state. Returns the local folder and its spec.json."""
@@ -94,7 +113,7 @@ def open_run(location: str) -> tuple[Path, RunSpec]:
         missing.append(RAY_FOLDER)
     if missing:
         raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
-    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}")
+    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}", required=("sweep", "fixed_config", "cli"))
 
 
 def experiment_path(run_dir: Path, results: str | None) -> str:
@@ -278,6 +297,7 @@ def _previous_wall_time(run_dir: Path) -> float:
 def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict[str, Any]]:
     """Start a new sweep: data loaded and every configuration checked, run folder, Ray, Tune; returns (run folder,
     written results)."""
+    check_results_location(options.results)
     warm = warm_lib.collect(sweep, warm_lib.check_runs(options.warm_start)) if options.warm_start else None
     dataset = load_data(sweep, options.data_dir)
     check_with_data(sweep, dataset, str(sweep_path))
@@ -293,12 +313,13 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
         warm_lib.give(sweep, study, warm)
         _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)})
     try:
+        print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
+                                       run_dir / runfolder.RAY_LOG)), flush=True)
+        check_resources(sweep, bool(options.address), options.address)
         start_tracking(sweep, run_dir, options)
     except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                   run_dir / runfolder.RAY_LOG)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
@@ -320,6 +341,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
                                    run_dir / runfolder.RAY_LOG)), flush=True)
+    check_resources(sweep, bool(options.address), options.address)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:
         storage.check_visible_from_every_node(storage_path, "the run's storage")

@@ -39,6 +39,11 @@ def check_fields(sweep: Sweep, where: str = "sweep") -> None:
     for key in ("cpu", "gpu", "max_concurrent", "max_failures", "subset", "confirm_top"):
         if getattr(sweep, key) < 0:
             fail(f"{key} must be >= 0, got {getattr(sweep, key)!r}")
+    for key in ("cpu", "gpu"):
+        if not math.isfinite(getattr(sweep, key)):
+            fail(f"{key} must be a finite number, got {getattr(sweep, key)!r}")
+    if not 0 <= sweep.search_seed < 2**32:
+        fail(f"search_seed must be an integer from 0 to 2**32 - 1 (a NumPy seed), got {sweep.search_seed}")
     if sweep.cpu == 0 and sweep.gpu == 0:
         fail("a trial needs cpu > 0 or gpu > 0")
     if sweep.gpu > 1 and sweep.gpu != int(sweep.gpu):

@@ -80,7 +80,7 @@ class Sweep:
     gpu: float = 0  # GPUs per trial; fractions share a GPU (0.25 packs four trials, memory not isolated)
     max_concurrent: int = 0  # trials at once (0: as many as resources allow)
     max_failures: int = 1  # retries of a crashed trial (from its last checkpoint) before it is ERROR
-    checkpoint_keep: int = 2  # checkpoints kept per trial
+    checkpoint_keep: int = 1  # checkpoints kept per trial: the latest holds the best epoch's weights too
     start: list[dict[str, Any]] = field(default_factory=list)  # configurations known to work, run first
     #   (e.g. [{"optimizer": "adam", "lr": 1e-3}]; unset hyperparameters are drawn); random/optuna searches only
     time_budget_s: float | None = None  # wall-clock budget for the whole sweep, planned for (tuner.plan)

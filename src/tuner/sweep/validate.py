@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from ray.tune.search.sample import Domain, Float, Integer
+from ray.tune.search.sample import Categorical, Domain, Float, Integer, Quantized
 
 from tuner.errors import UserError
 from tuner.runfolder import expand_paired, key_parts
@@ -59,6 +59,34 @@ def _validate_start(sweep: Sweep, fail: Callable[[str], None]) -> None:
             if key not in searched:
                 fail(f"start[{index}] sets {key!r}, which the space does not search "
                      f"(searched: {', '.join(sorted(searched))})")
+            if not callable(sweep.space) and key in sweep.space:
+                rule = _outside(point[key], sweep.space[key])
+                if rule:
+                    fail(f"start[{index}] sets {key}={point[key]!r}, {rule} {describe_domain(sweep.space[key])}")
+
+
+def _outside(value: Any, domain: Any) -> str | None:
+    """Why `value` is not one the domain can draw ("not offered by", "outside"), or None if it is one."""
+    if isinstance(domain, dict) and "grid_search" in domain:
+        return None if any(_same(value, v) for v in domain["grid_search"]) else "not offered by"
+    if isinstance(domain, Categorical):
+        return None if any(_same(value, v) for v in domain.categories) else "not offered by"
+    if isinstance(domain, (Float, Integer)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "not a number, as needed by"
+        low, high = domain.lower, domain.upper
+        if isinstance(domain, Integer) and not isinstance(domain.sampler, Quantized):
+            high = high - 1  # randint and lograndint exclude their upper bound
+        if (low is not None and value < low) or (high is not None and value > high):
+            return "outside"
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                              and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
 
 
 def _validate_space(sweep: Sweep, fail: Callable[[str], None]) -> None:

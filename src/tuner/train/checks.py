@@ -49,6 +49,17 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, key)
         if value is not None and not 0 <= value < 1:
             raise UserError(f"setting {key!r} must be in [0, 1), got {value}")
+    for key in ("beta1", "beta2"):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise UserError(f"setting {key!r} must be in [0, 1), got {getattr(cfg, key)}")
+    for key in ("width", "depth", "mlp_dim", "token_dim", "heads", "patch"):
+        value = getattr(cfg, key)
+        if value is not None and value < 1:
+            raise UserError(f"setting {key!r} must be >= 1, got {value}")
+    for key in ("hidden", "channels"):
+        sizes = getattr(cfg, key) or ()
+        if any(size < 1 for size in sizes):
+            raise UserError(f"setting {key!r}: every size must be >= 1, got {tuple(sizes)}")
     if cfg.label_smoothing >= 1:
         raise UserError(f"setting 'label_smoothing' must be below 1, got {cfg.label_smoothing}")
     if cfg.gamma is not None and not 0 < cfg.gamma <= 1:
@@ -86,18 +97,39 @@ def check_buildable(cfg: TrainConfig, image_shape: tuple[int, int, int], num_cla
     key = repr([getattr(cfg, name) for name in MODEL_FIELDS] + [image_shape, num_classes])
     if built is None or key not in built:
         with torch.device("meta"):
-            model = models.build(cfg, image_shape, num_classes)
+            try:
+                model = models.build(cfg, image_shape, num_classes)
+            except BUILD_ERRORS as exc:
+                raise UserError(f"model {cfg.model!r} cannot be built with "
+                                f"{_model_settings(cfg)}: {type(exc).__name__}: {_first_line(exc)}") from None
             try:
                 out = model(torch.zeros(2, *image_shape))
             except Exception as exc:  # a user's forward() can raise anything; on the meta device it means: cannot run
                 raise UserError(f"model {cfg.model!r} cannot take {'x'.join(map(str, image_shape))} images: "
-                                f"{str(exc).splitlines()[0]}") from None
+                                f"{_first_line(exc)}") from None
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise UserError(f"model {cfg.model!r} returns {got} for a batch of 2 images; a classifier of "
                                 f"{num_classes} classes must return (2, {num_classes})")
         if built is not None:
             built[key] = None
-    optimizer = optim.build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
-    optim.Schedule(optimizer, cfg, steps_per_epoch=1)
+    try:
+        optimizer = optim.build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
+        optim.Schedule(optimizer, cfg, steps_per_epoch=1)
+    except BUILD_ERRORS as exc:
+        raise UserError(f"optimizer {cfg.optimizer!r} with scheduler {cfg.scheduler!r} cannot be built: "
+                        f"{_first_line(exc)}") from None
+
+
+BUILD_ERRORS = (RuntimeError, ValueError, ZeroDivisionError, IndexError, TypeError, AssertionError)  # what
+#   PyTorch raises for sizes it cannot build; a UserError names the setting
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0]
+
+
+def _model_settings(cfg: TrainConfig) -> str:
+    values = {name: getattr(cfg, name) for name in MODEL_FIELDS[1:] if getattr(cfg, name) is not None}
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "its default sizes"
 

@@ -35,6 +35,7 @@ CACHE_ENV = "TUNER_CACHE"
 CACHE_VERSION = 1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLIT_FOLDERS = ("train", "test", "val")
+GRAYSCALE_MODES = ("L", "1", "I;16", "I", "F", "LA")
 
 
 # ---------------------------------------------------------------- locating data
@@ -49,25 +50,12 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path.home() / ".cache" / "tuner"
 
 
-def cache_dir(root: Path) -> Path:
-    """$TUNER_CACHE, else beside the data when that folder is writable, else ~/.cache/tuner/cache.
-
-    Writability is read from the permission bits as well as access(): root passes access()
-    everywhere, and a folder marked read-only (a shared data copy) must stay untouched.
-    """
+def cache_dir() -> Path:
+    """$TUNER_CACHE, else ~/.cache/tuner/cache: tuner's own folder, never the data's (a shared copy, or the folder a
+    user's images live in, stays as it was)."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
-    beside = root / "tuner-cache"
-    for folder in (beside, root):
-        if folder.is_dir():
-            if _writable(folder):
-                return beside
-            break
     return Path.home() / ".cache" / "tuner" / "cache"
-
-
-def _writable(folder: Path) -> bool:
-    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
 
 
 def _missing(name: str, root: Path, looked_for: str) -> UserError:
@@ -171,17 +159,31 @@ def _unpickle(path: Path) -> dict[str, Any]:
 def load_imagefolder(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
     if not arg:
         raise UserError("imagefolder needs a path: imagefolder:PATH[@SIZE]")
-    path_text, _, size_text = arg.partition("@")
+    size_text = arg.partition("@")[2]
     size = _parse_size(size_text) if size_text else None
-    path = Path(path_text).expanduser()
-    if not path.is_absolute() and not path.exists() and (root / path).exists():
-        path = root / path
+    path = _imagefolder_source(arg, root)
     if not path.exists():
         raise UserError(f"imagefolder path {path} does not exist")
     files = list(_tar_images(path) if path.is_file() else _dir_images(path))
     if not files:
         raise UserError(f"imagefolder {path} holds no images in class folders (expected CLASS/IMAGE.jpg)")
+    if path.is_dir():
+        _check_class_folders(path)
     return _decode_tree(path, files, size)
+
+
+def _image_files(path: Path) -> list[Path]:
+    return [f for f in sorted(path.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+
+
+def _check_class_folders(path: Path) -> None:
+    """A class folder without images would silently drop a class the user meant to train on."""
+    splits = [path / s for s in SPLIT_FOLDERS if (path / s).is_dir()]
+    for parent in splits or [path]:
+        for folder in sorted(parent.iterdir()):
+            if folder.is_dir() and not folder.name.startswith(".") and not _image_files(folder):
+                raise UserError(f"imagefolder {path}: class folder {folder} holds no images ("
+                                f"{', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove the folder")
 
 
 def _parse_size(text: str) -> int:
@@ -191,9 +193,8 @@ def _parse_size(text: str) -> int:
 
 
 def _dir_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    for file in sorted(path.rglob("*")):
-        if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
-            yield file.relative_to(path).as_posix(), file.read_bytes
+    for file in _image_files(path):
+        yield file.relative_to(path).as_posix(), file.read_bytes
 
 
 def _tar_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
@@ -220,13 +221,18 @@ def _decode_tree(path: Path, files: list[tuple[str, Callable[[], bytes]]], size:
         split = next((p for p in parts[:-2] if p in SPLIT_FOLDERS), "train")
         records.append((split if split != "val" else "test", parts[-2]))
     classes = sorted({cls for _, cls in records})
+    if len(classes) < 2:
+        raise UserError(f"imagefolder {path} has one class ({classes[0]!r}): a classifier needs at least 2 classes, "
+                        f"one folder of images each")
     index = {cls: i for i, cls in enumerate(classes)}
-    images, mode, shape = [], None, None
+    images, shape = [], None
     for i, (rel, read) in enumerate(files):
         try:
             img = Image.open(io.BytesIO(read()))
-            mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
-            img = img.convert(mode)
+            img = img.convert("L" if img.mode in GRAYSCALE_MODES else "RGB")
+        except Image.DecompressionBombError as exc:
+            raise UserError(f"imagefolder {path}: {rel} is over PIL's decompression-bomb limit "
+                            f"({exc}); shrink it or leave it out") from None
         except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError and truncated files
             raise UserError(f"imagefolder {path}: {rel} is not a readable image ({exc})") from None
         if size:
@@ -235,12 +241,17 @@ def _decode_tree(path: Path, files: list[tuple[str, Callable[[], bytes]]], size:
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if shape is None:
             shape = arr.shape
-        elif arr.shape != shape:
+        elif arr.shape[1:] != shape[1:]:
             raise UserError(f"imagefolder {path}: {rel} is {arr.shape[1:]} but earlier images are {shape[1:]}; "
                             f"add @SIZE to the spec to resize all images, e.g. imagefolder:{path}@32")
         images.append(arr)
         if (i + 1) % 10000 == 0:
             print(f"  decoded {i + 1}/{len(files)} images", file=sys.stderr)
+    gray = sum(len(arr) == 1 for arr in images)
+    if 0 < gray < len(images):  # one colour image makes the set RGB: a grayscale one is its value on each channel
+        images = [np.repeat(arr, 3, axis=0) if len(arr) == 1 else arr for arr in images]
+        print(f"  {path} mixes grayscale and colour images: its {gray} grayscale images are loaded as RGB",
+              file=sys.stderr)
     x = np.stack(images)
     y = np.array([index[cls] for _, cls in records], dtype=np.int64)
     is_test = np.array([split == "test" for split, _ in records])
@@ -260,6 +271,8 @@ def load_synthetic(root: Path, arg: str | None, fetch: bool = True) -> Dataset:
         c, h, w = (int(v) for v in (arg or "1x28x28").split("x"))
     except ValueError:
         raise UserError(f"synthetic shape must be CxHxW like 3x32x32, got {arg!r}") from None
+    if min(c, h, w) < 1:
+        raise UserError(f"synthetic shape must be CxHxW of positive sizes like 3x32x32, got {arg!r}")
     rng = np.random.default_rng(1234)
     num_classes, n_train, n_test = 10, 2000, 500
     coarse = rng.uniform(0, 1, (num_classes, c, -(-h // 4), -(-w // 4)))
@@ -306,14 +319,15 @@ def load(spec: str, data_dir: str | os.PathLike | None = None, verbose: bool = T
     root = data_root(data_dir)
     if name in UNCACHED:
         return DATASETS[name](root, arg, fetch=fetch)
-    cache = cache_dir(root) / f"{_cache_key(name, arg, root)}.npz"
+    cache = cache_dir() / f"{_cache_key(name, arg, root)}.npz"
     if cache.exists():
         return _read_cache(cache)
     started = time.perf_counter()
     data = DATASETS[name](root, arg, fetch=fetch)
     _write_cache(cache, data)
     if verbose:
-        print(f"decoded {spec} from {root} in {time.perf_counter() - started:.1f} s; cached at {cache}",
+        source = _imagefolder_source(arg, root) if name == "imagefolder" else root
+        print(f"decoded {spec} from {source} in {time.perf_counter() - started:.1f} s; cached at {cache}",
               file=sys.stderr)
     return data
 
@@ -326,12 +340,26 @@ def load_sized(spec: str, subset: int = 0, data_dir: str | os.PathLike | None = 
 
 
 def _cache_key(name: str, arg: str | None, root: Path) -> str:
+    """The data set, its root, and for an image folder every file it reads (path, size, mtime): an image added,
+    removed or replaced in any class folder is a new key."""
     ident = f"v{CACHE_VERSION}|{name}|{arg}|{root.resolve()}"
     if name == "imagefolder" and arg:
-        source = Path(arg.partition("@")[0]).expanduser()
-        if source.exists():
-            ident += f"|{source.resolve()}|{source.stat().st_mtime_ns}"
+        source = _imagefolder_source(arg, root)
+        files = _image_files(source) if source.is_dir() else [source] if source.exists() else []
+        digest = hashlib.sha1()
+        for file in files:
+            stat = file.stat()
+            digest.update(f"{file.relative_to(source) if file != source else file.name}|{stat.st_size}|"
+                          f"{stat.st_mtime_ns}\n".encode())
+        ident += f"|{source.resolve()}|{digest.hexdigest()}"
     return f"{name}-{hashlib.sha1(ident.encode()).hexdigest()[:12]}"
+
+
+def _imagefolder_source(arg: str | None, root: Path) -> Path:
+    """The folder or archive `imagefolder:PATH` names, as load_imagefolder finds it (relative to the data root when
+    it is not relative to the working folder)."""
+    path = Path((arg or "").partition("@")[0]).expanduser()
+    return root / path if not path.is_absolute() and not path.exists() and (root / path).exists() else path
 
 
 def _write_cache(path: Path, data: Dataset) -> None:

@@ -102,20 +102,30 @@ class Run:
     # -- state
 
     def state(self) -> dict[str, Any]:
+        """Everything a resume needs to go on bit for bit; once the run has ended by itself (no epoch follows),
+        only the best epoch's weights and what reads them (the test evaluation, a restart that finds the run
+        ended): the current weights, optimizer and schedule are left out, a quarter of an Adam run's state."""
         rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state().cpu()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"epoch": self.epoch, "config": self.cfg.to_dict(), "model": _clone_state(self.model.state_dict()),
-                "optimizer": _to_cpu(self.optimizer.state_dict()), "schedule": _to_cpu(self.schedule.state_dict()),
-                "scaler": self.scaler.state_dict() if self.scaler else None, "rng": rng,
-                "tracker": copy.deepcopy(self.tracker.__dict__), "best_model": _clone_state(self.best_weights),
-                "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
-                "num_classes": self.num_classes}
+        state = {"epoch": self.epoch, "config": self.cfg.to_dict(), "rng": rng,
+                 "tracker": copy.deepcopy(self.tracker.__dict__), "best_model": _clone_state(self.best_weights),
+                 "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
+                 "num_classes": self.num_classes}
+        if not self.cfg.restore_best:  # the run ends with its last weights: keep them
+            state["model"] = _clone_state(self.model.state_dict())
+        if _last_status(self) == FitEnd.RUNNING:
+            state.update({"model": _clone_state(self.model.state_dict()),
+                          "optimizer": _to_cpu(self.optimizer.state_dict()),
+                          "schedule": _to_cpu(self.schedule.state_dict()),
+                          "scaler": self.scaler.state_dict() if self.scaler else None})
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
+        self.model.load_state_dict(state.get("model", state["best_model"]))
+        if "optimizer" in state:  # an ended run's state has none: no epoch follows
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.schedule.load_state_dict(state["schedule"])
         if self.scaler and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"]["torch"])
