@@ -297,8 +297,9 @@ def choose_paths(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> di
     threads = max(1, int(cpus // slots)) if not on_gpu else max(1, int(sweep.cpu))
     configs = sample_configs(sweep, dataset)
     epoch_steps, trial_epochs = trial_steps(configs[0].replace(epochs=1), dataset), expected_trial_epochs(sweep)
+    trials = sweep.expected_trials()
     budget = Budget(epoch_steps * trial_epochs / slots,
-                    lambda step_s: EpochCost(step_s * epoch_steps, slots).seconds(trial_epochs, sweep.expected_trials()))
+                    lambda step_s: EpochCost(step_s * epoch_steps, slots).seconds(trial_epochs, trials))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     chosen = []
@@ -313,13 +314,15 @@ def choose_paths(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> di
         torch.set_num_threads(previous)
     where = paths_lib.machine(torch.device("cuda" if on_gpu else "cpu"))
     share = budget.spent_s / budget.job_estimate_s if math.isfinite(budget.job_estimate_s) else 0.0
+    measured = any(c["source"] == "measured" for c in chosen)
     spent = (f"measured in {budget.spent_s:.1f} s, {share:.1%} of the sweep's estimated "
-             f"{probe_lib.estimate_text(budget.job_estimate_s)}" if budget.spent_s >= 0.05 else "all cached: no cost")
+             f"{probe_lib.estimate_text(budget.job_estimate_s)}" if measured else
+             "not measured: the sweep is too short for it" if any(c["note"] for c in chosen) else "cached: no cost")
     print(f"training path on {where['name']}, {threads} thread{'s' if threads != 1 else ''}: "
           + "; ".join(f"{c['config']}: {_path_text(c)}" for c in chosen) + f" ({spent})", flush=True)
     return {"machine": where, "threads": threads, "measured_s": round(budget.spent_s, 3),
             "estimated_sweep_s": round(budget.job_estimate_s, 1) if math.isfinite(budget.job_estimate_s) else None,
-            "share": round(share, 4), "sampled": len(chosen), "configs": chosen}
+            "share": round(share, 5), "sampled": len(chosen), "configs": chosen}
 
 
 def _path_text(chosen: dict[str, Any]) -> str:

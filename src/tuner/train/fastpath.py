@@ -68,9 +68,10 @@ class Budget:
 
 
 def choose(cfg: TrainConfig, dataset: Dataset, steps_per_trial: int, budget: Budget | None = None,
-           timer: Timer | None = None) -> Choice:
+           timer: Timer | None = None, fresh: bool = False) -> Choice:
     """paths.resolve(), measuring first where this configuration has no verdict cached here (then cached).
-    `timer` times candidates (default measure_paths) and returns None where the budget cannot pay for it."""
+    `timer` times candidates (default measure_paths) and returns None where the budget cannot pay for it;
+    `fresh`: measure again whatever the cache holds (the benchmark)."""
     device = resolve_device(cfg.device)
     shape, classes = dataset.image_shape, dataset.num_classes
     if paths_lib.explicit(cfg):
@@ -79,7 +80,7 @@ def choose(cfg: TrainConfig, dataset: Dataset, steps_per_trial: int, budget: Bud
     measure = timer or measure_paths
     where, config = paths_lib.machine(device), paths_lib.config_key(cfg, shape, classes)
     key = paths_lib.entry_key(where, config)
-    entry = paths_lib.read_cache().get(key) or {"machine": where, "config": config, "timings": {}}
+    entry = (None if fresh else paths_lib.read_cache().get(key)) or {"machine": where, "config": config, "timings": {}}
     timings = paths_lib.timings_of(entry)
     missing = [p for p in paths_lib.candidates(cfg, device) if p.name not in timings]
     if cfg.compile:  # compile=true: the compiled candidates are the ones to time

@@ -73,7 +73,8 @@ class Run:
     def __init__(self, cfg: TrainConfig, dataset: Dataset):
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        self.choice = resolve_path(cfg, self.device, dataset.image_shape, dataset.num_classes, trial_steps(cfg, dataset))
+        self.choice = resolve_path(cfg, self.device, dataset.image_shape, dataset.num_classes,
+                                   trial_steps(cfg, dataset))
         self.precision = self.choice.precision
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels

@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 
-from tuner import runfolder
 from tuner.train import models
 from tuner.train.checks import MODEL_FIELDS
 from tuner.train.config import TrainConfig
@@ -167,7 +166,9 @@ def write_entry(key: str, entry: dict[str, Any]) -> None:
     path = cache_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        runfolder.write_json(path, {**read_cache(), key: entry})
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps({**read_cache(), key: entry}, indent=1))
+        os.replace(partial, path)
     except OSError as exc:
         print(f"warning: could not write {path}: {exc}", flush=True)
 
