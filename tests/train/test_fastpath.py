@@ -125,6 +125,12 @@ def test_an_unmeasured_width_takes_the_nearest_measured_verdict_and_without_one_
     assert near_small.path == Path("bf16", True) and near_small.source.startswith("nearest measured: ")
     assert "channels=[8, 16]" in near_small.source
     assert Run(cfg_of(channels=(64, 96)), dataset).choice.path == Path("fp16", True)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)  # measured on other threads of this processor: still the nearest
+        assert Run(cfg_of(channels=(8, 24)), dataset).choice.path == Path("bf16", True)
+    finally:
+        torch.set_num_threads(threads)
     mlp = Run(cfg_of(model="mlp"), dataset).choice  # no mlp measured here
     cpu = torch.device("cpu")
     assert mlp.source == "rule" and mlp.path == paths.rule(cfg_of(model="mlp"), cpu)
@@ -153,7 +159,7 @@ def test_a_job_too_short_is_not_measured(dataset):
 
 def test_a_real_measurement_chooses_the_fastest_sound_candidate(dataset, monkeypatch):
     monkeypatch.setattr(paths, "supported_precisions", REAL_PRECISIONS)
-    budget = Budget()
+    budget = Budget(job_steps=2000)  # 3% of it: a few rounds of a few steps
     choice = choose(cfg_of(), dataset, steps_per_trial=20, budget=budget)
     sound = {name: t.ms for name, t in choice.timings.items() if name not in choice.rejected}
     assert choice.source == "measured" and len(choice.timings) >= 2

@@ -29,8 +29,10 @@ from tuner.train.paths import Choice, Path, Timing
 
 SHARE = 0.03  # the measurement may cost this share of the job's estimated time
 WARMUP_STEPS = 2
-ROUNDS, STEPS = 3, 3  # interleaved rounds of STEPS timed steps per candidate ...
-MIN_ROUNDS, MIN_STEPS = 2, 1  # ... fewer where the budget is tight, never fewer than these
+# interleaved rounds x timed steps per candidate: the most the budget allows (a loaded machine needs many rounds
+# to find each candidate's unhurried time), never fewer than the last
+PLANS = ((8, 5), (5, 4), (3, 3), (2, 3), (2, 1))
+MIN_ROUNDS, MIN_STEPS = PLANS[-1]
 SAMPLE_BATCHES = 4  # distinct batches the steps cycle through
 COMPILE_GUESS_S = {"cpu": 60.0, "cuda": 30.0}  # compile time assumed before one is measured on this processor
 COMPILE_MAX_GAIN = 0.5  # the most of a step compiling is assumed to save: where even that cannot pay, no timing
@@ -145,8 +147,8 @@ def compile_guess(device: torch.device) -> float:
 
 def measure_paths(cfg: TrainConfig, dataset: Dataset, paths: list[Path], budget: Budget) -> dict[str, Timing] | None:
     """Time `paths` on a few batches of `dataset`: each built as fit() builds it (the same seed: the same weights and
-    batches), its loss on a fixed batch taken, WARMUP_STEPS steps, then interleaved rounds of timed steps. None
-    when the first candidate's step shows that timing them all would exceed the budget."""
+    batches), its loss on a fixed batch taken, WARMUP_STEPS steps, then interleaved rounds of timed steps (PLANS).
+    None when the first candidate's step shows that timing them all would exceed the budget."""
     started = time.perf_counter()
     sample = _sample(dataset, cfg)
     runs: list[tuple[Path, Run, list[torch.Tensor], float, float]] = []
@@ -189,7 +191,7 @@ def measure_paths(cfg: TrainConfig, dataset: Dataset, paths: list[Path], budget:
 def _plan(more: int, warm_s: float, step_s: float, left_s: float) -> tuple[int, int]:
     """Rounds and steps per round that fit the time left, given the first candidate's build-and-warm-up time and
     step time (each further candidate costs about as much); (0, 0): not even the fewest fit."""
-    for rounds, steps in ((ROUNDS, STEPS), (MIN_ROUNDS, STEPS), (MIN_ROUNDS, MIN_STEPS)):
+    for rounds, steps in PLANS:
         if more * warm_s + (more + 1) * rounds * steps * step_s <= left_s:
             return rounds, steps
     return 0, 0

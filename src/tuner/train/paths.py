@@ -260,13 +260,20 @@ def resolve(cfg: TrainConfig, device: torch.device, image_shape: tuple[int, ...]
 
 
 def nearest(cache: dict[str, Any], where: dict[str, Any], config: dict[str, Any]) -> dict[str, Any] | None:
-    """The measured entry of the same model and image shape on this machine nearest in batch size and width
-    (distance: log ratios of the batch size and of every numeric model setting)."""
+    """The measured entry of the same model and image shape on this processor nearest in batch size and widths
+    (`distance`), and in threads (a sweep measures on one trial's threads; a single planned trial gets them all)."""
 
-    same = [e for e in cache.values() if isinstance(e, dict) and e.get("machine") == where
+    def processor(m: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in m.items() if k != "threads"}
+
+    def far(entry: dict[str, Any]) -> float:
+        threads = entry["machine"].get("threads", 1), where.get("threads", 1)
+        return distance(entry["config"], config) + abs(math.log(threads[0] / threads[1]))
+
+    same = [e for e in cache.values() if isinstance(e, dict) and processor(e.get("machine", {})) == processor(where)
             and e.get("config", {}).get("model") == config["model"]
             and e["config"].get("image_shape") == config["image_shape"]]
-    return min(same, key=lambda e: distance(e["config"], config), default=None)
+    return min(same, key=far, default=None)
 
 
 def distance(one: dict[str, Any], other: dict[str, Any]) -> float:
