@@ -20,8 +20,13 @@ def test_bench_measures_both_loops_and_reports_ratios(tmp_path, monkeypatch, cap
         assert r["speedup"] == pytest.approx(r["baseline_ms_per_step"] / r["tuner_ms_per_step"], rel=0.01)
         assert 0 < r["data_ms_per_step"] < r["tuner_ms_per_step"]
         assert 0 <= r["baseline_test_acc"] <= 1 and 0 <= r["tuner_test_acc"] <= 1
+        times = r["paths_ms_per_step"]  # the chosen path (tuner's own epoch) beside every other candidate
+        assert r["choice"]["source"] == "measured" and set(r["choice"]["ms_per_step"]) == set(times)
+        assert times[r["choice"]["path"]] == pytest.approx(r["tuner_ms_per_step"], abs=0.01)
+        assert r["chosen_over_fastest"] == pytest.approx(times[r["choice"]["path"]] / min(times.values()), abs=0.01)
+    assert len(results["cifar_cnn"]["paths_ms_per_step"]) >= 2 * len(results["mnist_mlp"]["paths_ms_per_step"])
     printed = capsys.readouterr().out
-    assert "speedup" in printed and "num_workers=2" in printed
+    assert "speedup" in printed and "num_workers=2" in printed and "chosen/fastest" in printed
 
 
 def test_sweep_overhead_runs_a_real_sweep_and_accounts_for_its_time(tmp_path, capsys):

@@ -1,16 +1,18 @@
 """Benchmark: tuner's training loop against the loop the source studies wrote, in one process.
 
-    python -m tuner.bench [--json PATH] [--only mnist_mlp|cifar_cnn] [--epochs 1]
+    python -m tuner.bench [--json PATH] [--only mnist_mlp|cifar_cnn] [--epochs 1] [--subset N] [--compile]
     python -m tuner.bench --sweep-overhead 40      # per-trial cost of the sweep engine, trials/min
 
 Baseline (as the studies wrote it): torchvision data sets giving PIL images, per-sample
 transforms (ToTensor, Normalize and the same augmentation), a DataLoader (timed with
 num_workers 0 and 2; the faster counts), fp32 NCHW, nn.Dropout, `loss.item()` every step,
 a test pass every epoch. Tuner: `tuner.train.Run` (uint8 data resident on the device,
-batched per-sample augmentation, precision/layout chosen per device), one epoch plus an
-evaluation pass over the same number of test images. Both train the same architecture with
-the same batch size and optimizer for the same number of epochs; ms/step = epoch wall time
-(test pass included) / training steps. Prints the ratio, measured in this run.
+batched per-sample augmentation, the training path measured in this run: tuner.train.fastpath), one
+epoch plus an evaluation pass over the same number of test images. Both train the same architecture
+with the same batch size and optimizer for the same number of epochs; ms/step = epoch wall time
+(test pass included) / training steps. Prints the ratio, measured in this run, and every candidate
+path's ms/step (each trained the same way with its settings given explicitly) beside the chosen one;
+--compile adds the chosen path compiled (two epochs: the first pays the compile).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from tuner.runfolder import RAY_FOLDER, TRIAL_DIR_PREFIX
 from tuner.train import datasets
 from tuner.train.config import TrainConfig
 from tuner.train.data import Dataset, channel_stats
-from tuner.train.device import DeviceData
+from tuner.train.device import DeviceData, resolve_device
 from tuner.train.evaluation import evaluate
-from tuner.train.loop import Run
+from tuner.train import paths as paths_lib
+from tuner.train.fastpath import Budget, choose
+from tuner.train.loop import Run, trial_steps
 from tuner.errors import UserError, run_cli
 
 
@@ -98,7 +102,7 @@ def baseline_datasets(case: Case, dataset: Dataset, data_dir: str | None) -> tup
     train_tf = T.Compose([*case.augment, T.ToTensor(), T.Normalize(mean, std)])
     test_tf = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
     root = datasets.data_root(data_dir)
-    if case.data == "mnist" and (root / "MNIST" / "raw").exists():
+    if case.data == "mnist" and (root / "MNIST" / "raw").exists() and len(dataset.y_train) == 60000:
         return (tv_datasets.MNIST(str(root), train=True, transform=train_tf),
                 tv_datasets.MNIST(str(root), train=False, transform=test_tf))
     return (PILImages(dataset.x_train, dataset.y_train, train_tf), PILImages(dataset.x_test, dataset.y_test, test_tf))
@@ -146,20 +150,55 @@ def baseline_test(model: nn.Module, test_set: Any, workers: int) -> float:
 # ---------------------------------------------------------------- tuner's loop
 
 
-def tuner_epoch(case: Case, dataset: Dataset, epochs: int) -> dict[str, Any]:
-    """tuner's loop with no validation split, so it trains on the same images as the baseline."""
-    cfg = TrainConfig.from_dict({**case.config, "data": case.data, "epochs": epochs, "val_fraction": 0.0,
-                                 "stuck_epochs": 0})
+def tuner_config(case: Case, epochs: int, **changes: Any) -> TrainConfig:
+    """tuner's configuration with no validation split, so it trains on the same images as the baseline."""
+    return TrainConfig.from_dict({**case.config, "data": case.data, "epochs": epochs, "val_fraction": 0.0,
+                                  "stuck_epochs": 0, **changes})
+
+
+def tuner_epoch(case: Case, dataset: Dataset, epochs: int, **changes: Any) -> dict[str, Any]:
+    cfg = tuner_config(case, epochs, **changes)
     run = Run(cfg, dataset)
     test = DeviceData(dataset.x_test, dataset.y_test, run.normalizer, run.device, run.train_data.channels_last)
     started = time.perf_counter()
+    epoch_s = []
     for _ in range(epochs):
         run.train_epoch()
         acc = evaluate(run.model, test, dataset.num_classes, cfg.eval_batch_size, run.precision).acc
+        epoch_s.append(time.perf_counter() - started - sum(epoch_s))
     elapsed = time.perf_counter() - started
     steps = run.steps_per_epoch * epochs
     return {"ms_per_step": elapsed / steps * 1e3, "data_ms_per_step": data_time(run) * 1e3, "test_acc": acc,
-            "precision": run.precision, "channels_last": run.train_data.channels_last, "device": str(run.device)}
+            "precision": run.precision, "channels_last": run.train_data.channels_last, "device": str(run.device),
+            "path": run.choice.path.name, "epoch_s": epoch_s, "steps_per_epoch": run.steps_per_epoch}
+
+
+def paths_table(case: Case, dataset: Dataset, epochs: int, ours: dict[str, Any], compiled: bool) -> dict[str, Any]:
+    """Every candidate path trained like tuner's loop, settings given explicitly; the chosen one is `ours`. With
+    `compiled`, the chosen path compiled too, for two epochs: its ms/step from the second, its compile time the
+    first's excess."""
+    device = resolve_device(tuner_config(case, epochs).device)
+    table = {ours["path"]: round(ours["ms_per_step"], 3)}
+    compile_s = {}
+    todo = [p for p in paths_lib.candidates(tuner_config(case, epochs), device) if p.name not in table]
+    if compiled:
+        chosen = paths_lib.Path.parse(ours["path"])
+        todo.append(paths_lib.Path(chosen.precision, chosen.channels_last, True))
+    for path in todo:
+        runs = 2 if path.compile else epochs
+        r = tuner_epoch(case, dataset, runs, precision=path.precision, compile=path.compile,
+                        channels_last="on" if path.channels_last else "off")
+        if path.compile:
+            compile_s[path.name] = round(r["epoch_s"][0] - r["epoch_s"][1], 2)
+            r["ms_per_step"] = r["epoch_s"][1] / r["steps_per_epoch"] * 1e3
+        table[path.name] = round(r["ms_per_step"], 3)
+        print(f"  {case.name} path {path.name}: {r['ms_per_step']:.2f} ms/step"
+              + (f" after {compile_s[path.name]:.1f} s compiling" if path.compile else ""), flush=True)
+    steps = ours["steps_per_epoch"] * epochs  # a compiled path pays its compile over the run's steps
+    paid = {name: ms + compile_s.get(name, 0.0) * 1e3 / steps for name, ms in table.items()}
+    fastest = min(paid, key=paid.get)
+    return {"paths_ms_per_step": table, "compile_s": compile_s, "fastest_path": fastest,
+            "chosen_over_fastest": round(paid[ours["path"]] / paid[fastest], 3)}
 
 
 def data_time(run: Run, steps: int = 200) -> float:
@@ -187,25 +226,33 @@ def _sync(device: torch.device) -> None:
 # ---------------------------------------------------------------- command line
 
 
-def measure(case: Case, data_dir: str | None, epochs: int) -> dict[str, Any]:
+def measure(case: Case, data_dir: str | None, epochs: int, compiled: bool = False,
+            subset: int = 0) -> dict[str, Any]:
     dataset = datasets.load(case.data, data_dir)
+    if subset:
+        dataset = dataset.subset(subset, n_test=max(subset // 5, 1))
     train_set, test_set = baseline_datasets(case, dataset, data_dir)
     runs = [baseline_epoch(case, train_set, test_set, workers, epochs) for workers in (0, 2)]
     for r in runs:
         print(f"  {case.name} baseline num_workers={r['workers']}: {r['ms_per_step']:.2f} ms/step, "
               f"test_acc {r['test_acc']:.2%}", flush=True)
     baseline = min(runs, key=lambda r: r["ms_per_step"])
+    cfg = tuner_config(case, epochs)
+    choice = choose(cfg, dataset, trial_steps(cfg, dataset), Budget(), fresh=True)
+    print(f"  {case.name} training path: {choice.describe()}", flush=True)
     ours = tuner_epoch(case, dataset, epochs)
-    print(f"  {case.name} tuner ({ours['device']}, {ours['precision']}, channels_last={ours['channels_last']}): "
+    print(f"  {case.name} tuner ({ours['device']}, {ours['path']}): "
           f"{ours['ms_per_step']:.2f} ms/step, test_acc {ours['test_acc']:.2%}", flush=True)
-    return {"baseline_ms_per_step": round(baseline["ms_per_step"], 3), "baseline_workers": baseline["workers"],
+    table = paths_table(case, dataset, epochs, ours, compiled)
+    return {**table, "choice": choice.to_json(),
+            "baseline_ms_per_step": round(baseline["ms_per_step"], 3), "baseline_workers": baseline["workers"],
             "tuner_ms_per_step": round(ours["ms_per_step"], 3),
             "speedup": round(baseline["ms_per_step"] / ours["ms_per_step"], 3),
             "data_ms_per_step": round(ours["data_ms_per_step"], 3),
             "data_share_of_step": round(ours["data_ms_per_step"] / ours["ms_per_step"], 4),
             "baseline_test_acc": baseline["test_acc"], "tuner_test_acc": ours["test_acc"], "epochs": epochs,
             "precision": ours["precision"], "channels_last": ours["channels_last"], "device": ours["device"],
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "train_images": len(dataset.y_train)}
 
 
 # ---------------------------------------------------------------- the sweep engine's cost per trial
@@ -257,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(cases()), action="append", help="run only this case")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per loop (default 1)")
     parser.add_argument("--data-dir", help=f"data root (default ${datasets.DATA_ENV}, else ~/.cache/tuner)")
+    parser.add_argument("--compile", action="store_true", help="also time the chosen path under torch.compile")
+    parser.add_argument("--subset", type=int, default=0, metavar="N",
+                        help="both loops train on N training images (and test on N/5): a shorter run")
     parser.add_argument("--sweep-overhead", type=int, metavar="TRIALS",
                         help="instead: time a sweep of TRIALS one-epoch synthetic trials (per-trial overhead)")
     args = parser.parse_args(argv)
@@ -274,13 +324,20 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name in args.only or sorted(cases()):
         print(f"{name}: timing the seed-style loop (num_workers 0 and 2) and tuner's loop ...", flush=True)
-        results[name] = measure(cases()[name], args.data_dir, args.epochs)
+        results[name] = measure(cases()[name], args.data_dir, args.epochs, args.compile, args.subset)
     print(f"\n{'case':<10} {'baseline ms':>12} {'tuner ms':>9} {'speedup':>8} {'data ms':>8} {'data %':>7} "
           f"{'base acc':>9} {'tuner acc':>9}")
     for name, r in results.items():
         print(f"{name:<10} {r['baseline_ms_per_step']:>12.2f} {r['tuner_ms_per_step']:>9.2f} {r['speedup']:>7.2f}x "
               f"{r['data_ms_per_step']:>8.3f} {r['data_share_of_step']:>6.1%} {r['baseline_test_acc']:>8.2%} "
               f"{r['tuner_test_acc']:>9.2%}")
+    print(f"\n{'case':<10} {'chosen':>9} {'ms/step of every path (one run each)':<60}")
+    for name, r in results.items():
+        table = ", ".join(f"{path} {ms:.2f}" for path, ms in sorted(r["paths_ms_per_step"].items(),
+                                                                     key=lambda item: item[1]))
+        paid = "".join(f" ({path} +{s:.0f} s compile)" for path, s in r["compile_s"].items())
+        print(f"{name:<10} {r['choice']['path']:>9} {table}{paid}; chosen/fastest {r['chosen_over_fastest']:.3f} "
+              f"(compile time spread over the run)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -32,14 +32,16 @@ from tuner.errors import UserError
 from tuner.runfolder import key_parts
 from tuner.search import BUDGETED_SEARCHES
 from tuner.search.budgeted import sweep_rungs
-from tuner.search.space import is_grid
+from tuner.search.space import candidate_configs, is_grid
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import validate
+from tuner.train import paths as paths_lib
 from tuner.train import probe as probe_lib
 from tuner.train.config import TrainConfig
 from tuner.train.data import Dataset
 from tuner.train.probe import Probe
 
+SAMPLED_CONFIGS = 4  # configurations whose training path is measured; the nearest of them stands for the others
 OVERHEAD_S = 20.0  # Ray start, the first trial process, the test evaluation and report (measured: docs/budget.md)
 PER_TRIAL_S = 1.0  # a trial's start, its reports and checkpoints beside its epochs
 MIN_SEARCH_EPOCHS = 3  # below this many full-length trials' worth of epochs, do not search
@@ -281,3 +283,75 @@ def estimate(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> float:
               f"{probe_lib.estimate_text(seconds)} here. --time-budget SECONDS plans the best model that many "
               f"seconds buy; --smoke checks that the sweep runs at all", flush=True)
     return total
+
+
+def choose_paths(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> dict[str, Any] | None:
+    """Before the first trial: the fastest training path (precision, layout, compile) of a sample of the sweep's
+    configurations, measured on a trial's threads (tuner.train.fastpath) or read from the cache. Every trial then
+    takes its own configuration's verdict, or the nearest sampled one's (paths.resolve). The measurement may cost
+    fastpath.SHARE of the sweep's estimated time (this cost model), nothing where the cache answers. Prints one
+    line; returns what spec.json records."""
+    import torch
+
+    from tuner.train.fastpath import Budget, choose
+    from tuner.train.loop import trial_steps
+
+    if on_cluster:
+        print("training path: chosen on each trial's machine (its cached measurement, else the rule)", flush=True)
+        return None
+    cpus = os.cpu_count() or 1
+    on_gpu = sweep.gpu > 0 and torch.cuda.is_available()
+    slots = local_slots(sweep, cpus)
+    threads = max(1, int(cpus // slots)) if not on_gpu else max(1, int(sweep.cpu))
+    configs = sample_configs(sweep, dataset)
+    epoch_steps, trial_epochs = trial_steps(configs[0].replace(epochs=1), dataset), expected_trial_epochs(sweep)
+    trials = sweep.expected_trials()
+    budget = Budget(epoch_steps * trial_epochs / slots,
+                    lambda step_s: EpochCost(step_s * epoch_steps, slots).seconds(trial_epochs, trials))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    chosen = []
+    try:
+        for cfg in configs:
+            choice = choose(cfg.replace(device="cuda" if on_gpu else "cpu"), dataset, trial_steps(cfg, dataset),
+                            budget)
+            chosen.append({"config": paths_lib.describe_config(paths_lib.config_key(cfg, dataset.image_shape,
+                                                                                   dataset.num_classes)),
+                           **choice.to_json()})
+    finally:
+        torch.set_num_threads(previous)
+    where = paths_lib.machine(torch.device("cuda" if on_gpu else "cpu"))
+    share = budget.spent_s / budget.job_estimate_s if math.isfinite(budget.job_estimate_s) else 0.0
+    measured = any(c["source"] == "measured" for c in chosen)
+    spent = (f"measured in {budget.spent_s:.1f} s, {share:.1%} of the sweep's estimated "
+             f"{probe_lib.estimate_text(budget.job_estimate_s)}" if measured else
+             "not measured: the sweep is too short for it" if any(c["note"] for c in chosen) else "cached: no cost")
+    print(f"training path on {where['name']}, {threads} thread{'s' if threads != 1 else ''}: "
+          + "; ".join(f"{c['config']}: {_path_text(c)}" for c in chosen) + f" ({spent})", flush=True)
+    return {"machine": where, "threads": threads, "measured_s": round(budget.spent_s, 3),
+            "estimated_sweep_s": round(budget.job_estimate_s, 1) if math.isfinite(budget.job_estimate_s) else None,
+            "share": round(share, 5), "sampled": len(chosen), "configs": chosen}
+
+
+def _path_text(chosen: dict[str, Any]) -> str:
+    times = ", ".join(f"{name} {ms:.3g}" + (" rejected" if name in chosen["rejected"] else "")
+                      for name, ms in sorted(chosen["ms_per_step"].items(), key=lambda item: item[1]))
+    return f"{chosen['path']} ({chosen['source']}{'; ms/step ' + times if times else ''})"
+
+
+def sample_configs(sweep: Sweep, dataset: Dataset) -> list[TrainConfig]:
+    """Up to SAMPLED_CONFIGS configurations that differ in what a step's speed depends on: the first to run, then
+    each time the one farthest from those taken (widths and batch sizes at the ends of the space first)."""
+    first = TrainConfig.from_dict(sweep.first_config())
+    groups: dict[str, tuple[TrainConfig, dict[str, Any]]] = {}
+    for values in [sweep.first_config()] + candidate_configs(sweep):
+        cfg = first if not groups else TrainConfig.from_dict(values)
+        key = paths_lib.config_key(cfg, dataset.image_shape, dataset.num_classes)
+        groups.setdefault(repr(key), (cfg, key))
+    taken = [next(iter(groups.values()))]
+    rest = list(groups.values())[1:]
+    while rest and len(taken) < SAMPLED_CONFIGS:
+        far = max(rest, key=lambda g: min(paths_lib.distance(g[1], t[1]) for t in taken))
+        taken.append(far)
+        rest.remove(far)
+    return [cfg for cfg, _ in taken]

@@ -301,6 +301,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     warm = warm_lib.collect(sweep, warm_lib.check_runs(options.warm_start)) if options.warm_start else None
     dataset = load_data(sweep, options.data_dir)
     check_with_data(sweep, dataset, str(sweep_path))
+    training_path = budget.choose_paths(sweep, dataset, bool(options.address))
     sweep, planned = budget.plan_budget(sweep, dataset, options.deadline(sweep), bool(options.address), options.plan)
     if options.mlflow:
         tracking.check_reachable(options.mlflow)
@@ -308,6 +309,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     changes = owncode.model_changes(sweep, dataset.image_shape, dataset.num_classes)
     if changes:  # what tuner changed in a library model (torchvision, timm) to fit the data
         _add_to_spec(run_dir, {"model_changes": changes})
+    _add_to_spec(run_dir, {"training_path": training_path})
     study = study_storage(sweep, run_dir)
     if warm is not None:
         warm_lib.give(sweep, study, warm)

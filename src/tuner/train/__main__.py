@@ -16,7 +16,8 @@ from tuner.train import datasets
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig, field_names, parse_assignments
 from tuner.train.evaluation import evaluate_split
-from tuner.train.loop import fit
+from tuner.train.fastpath import Budget, choose
+from tuner.train.loop import fit, trial_steps
 
 
 def format_record(record: dict[str, Any], total_epochs: int) -> str:
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     print(datasets.summary(dataset if not cfg.subset else dataset.subset(cfg.subset, seed=cfg.split_seed),
                            cfg.val_fraction, cfg.split_seed), flush=True)
     started = time.perf_counter()
+    steps = trial_steps(cfg, dataset)
+    choice = choose(cfg, dataset, steps, Budget(steps))
+    print(f"training path: {choice.describe()}", flush=True)
 
     def show(record: dict[str, Any], _state: Callable) -> None:
         print(format_record(record, cfg.epochs), flush=True)

@@ -78,9 +78,9 @@ class TrainConfig:
     restore_best: bool = True  # end with the weights of the best epoch
     # ---- device
     device: str = "auto"  # auto (cuda if present, else cpu) | cpu | cuda | cuda:N | mps
-    precision: str = "auto"  # auto (bf16 where measured faster; see tuner.train.device.resolve_precision) | fp32 | bf16 | fp16
-    channels_last: str = "auto"  # auto (convolutional models, measured faster on CPU and GPU) | on | off
-    compile: bool = False  # torch.compile the model
+    precision: str = "auto"  # auto (measured here: tuner.train.fastpath; else device.py's rule) | fp32 | bf16 | fp16
+    channels_last: str = "auto"  # auto (measured here, for convolutional models) | on | off
+    compile: bool | None = None  # torch.compile the model: None where measured to pay for its compile time
     eval_batch_size: int = 1024  # batch size for validation/test passes
 
     @classmethod

@@ -31,7 +31,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-# ms per training step, batch 64 of 3x32x32 (MLP: MNIST), on the project's 2-core AVX512-BF16 CPU, torch 2.14:
+# The rule's evidence (where the cache has no measurement for this machine and configuration): ms per training
+# step, batch 64 of 3x32x32 (MLP: MNIST), on the project's 2-core AVX512-BF16 CPU, torch 2.14:
 #   cnn      fp32 59.5   bf16 35.4   bf16 + channels_last 20.7   (fp32 NCHW max-pooling alone costs ~6 ms a layer)
 #   tinyvgg  fp32 635    bf16 288    bf16 + channels_last 257
 #   resnet12 fp32 857    bf16 507    bf16 + channels_last 460
@@ -41,7 +42,9 @@ CPU_FP32_MODELS = {"gru"}
 
 
 def resolve_precision(cfg: TrainConfig, device: torch.device) -> str:
-    """auto: bf16 autocast where it measured faster (GPUs with bf16, else fp16; CPUs with AVX512-BF16)."""
+    """The rule where nothing was measured (tuner.train.paths.resolve measures first; docs/fastpath.md): bf16 on
+    GPUs with bf16, else fp16; bf16 on CPUs with AVX512-BF16 (wrong on some: a Xeon model 207 trains faster in
+    fp32)."""
     if cfg.precision != "auto":
         return cfg.precision
     if device.type == "cuda":

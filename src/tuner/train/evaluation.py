@@ -16,7 +16,8 @@ from torch import nn
 from tuner.errors import UserError
 from tuner.train import models
 from tuner.train.config import TrainConfig
-from tuner.train.device import DeviceData, Normalizer, autocast, resolve_device, resolve_precision, use_channels_last
+from tuner.train.device import DeviceData, Normalizer, autocast, resolve_device
+from tuner.train.paths import resolve as resolve_path
 
 
 @dataclass
@@ -68,8 +69,9 @@ def evaluate_split(model: nn.Module, normalizer: Normalizer, cfg: TrainConfig, x
                    num_classes: int, device: str = "auto") -> Evaluation:
     """Evaluate on any uint8 images (the test set, once, for the chosen configuration)."""
     dev = resolve_device(device)
-    data = DeviceData(x, y, normalizer, dev, use_channels_last(cfg, dev))
-    return evaluate(model.to(dev), data, num_classes, cfg.eval_batch_size, resolve_precision(cfg, dev))
+    path = resolve_path(cfg.replace(compile=False), dev, tuple(x.shape[1:]), num_classes, 0).path  # the eager model
+    data = DeviceData(x, y, normalizer, dev, path.channels_last)
+    return evaluate(model.to(dev), data, num_classes, cfg.eval_batch_size, path.precision)
 
 
 def load_file(path: str | Path) -> dict[str, Any]:

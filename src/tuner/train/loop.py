@@ -32,8 +32,8 @@ from tuner.train.data import Dataset
 from tuner.train import models, optim
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig
-from tuner.train.device import (Normalizer, autocast, prepare_splits, resolve_device, resolve_precision,
-                                 use_channels_last)
+from tuner.train.device import Normalizer, autocast, prepare_splits, resolve_device
+from tuner.train.paths import resolve as resolve_path
 from tuner.train.evaluation import evaluate
 
 OnEpoch = Callable[[dict[str, Any], Callable[[], dict[str, Any]]], None]
@@ -73,12 +73,14 @@ class Run:
     def __init__(self, cfg: TrainConfig, dataset: Dataset):
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        self.precision = resolve_precision(cfg, self.device)
+        self.choice = resolve_path(cfg, self.device, dataset.image_shape, dataset.num_classes,
+                                   trial_steps(cfg, dataset))
+        self.precision = self.choice.precision
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.num_classes = dataset.num_classes
-        channels_last = use_channels_last(cfg, self.device)
+        channels_last = self.choice.path.channels_last
         self.train_data, self.val_data = prepare_splits(dataset, cfg, self.device, channels_last)
         self.normalizer = self.train_data.normalizer
         torch.manual_seed(cfg.seed)
@@ -87,7 +89,7 @@ class Run:
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self.step_model = torch.compile(model) if cfg.compile else model
+        self.step_model = torch.compile(model) if self.choice.path.compile else model
         self.num_params = models.count_parameters(model)
         self.optimizer = optim.build_optimizer(model.parameters(), cfg)
         self.steps_per_epoch = math.ceil(len(self.train_data) / cfg.batch_size)
@@ -221,6 +223,12 @@ class Run:
         record["status"] = self.end_of_epoch(record, finite)
         self.tracker.history.append(dict(record))
         return record
+
+
+def trial_steps(cfg: TrainConfig, dataset: Dataset) -> int:
+    """Training steps in a run of cfg.epochs (what a compile's time is spread over)."""
+    images = min(cfg.subset or len(dataset.y_train), len(dataset.y_train)) * (1 - cfg.val_fraction)
+    return cfg.epochs * math.ceil(images / cfg.batch_size)
 
 
 def _clone_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
