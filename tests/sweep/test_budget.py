@@ -120,7 +120,10 @@ def test_a_budgeted_sweep_follows_its_plan_and_ends_within_the_budget(local_ray,
     started = time.time()
     assert sweep_cli.main([str(path), "--results", str(out), "--time-budget", str(budget)]) == 0
     elapsed = time.time() - started
-    made = json.loads((out / "spec.json").read_text())["plan"]
+    spec = json.loads((out / "spec.json").read_text())
+    made = spec["plan"]
+    assert spec["training_path"]["configs"][0]["path"]  # measured (or ruled) before the probe, recorded
+    assert (spec["training_path"]["estimated_sweep_s"] or 0) <= budget  # its share is of what the budget allows
     trials = pd.read_csv(out / "trials.csv")
     assert made["kind"] != "as_written" and made["epochs"] <= 20
     assert (trials["schedule_epochs"] == made["epochs"]).all() and (trials["epochs"] <= made["epochs"]).all()

@@ -306,8 +306,9 @@ def choose_paths(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> di
     configs = sample_configs(sweep, dataset)
     epoch_steps, trial_epochs = trial_steps(configs[0].replace(epochs=1), dataset), expected_trial_epochs(sweep)
     trials = sweep.expected_trials()
+    limit = sweep.time_budget_s or math.inf  # a time budget caps what the sweep can take
     budget = Budget(epoch_steps * trial_epochs / slots,
-                    lambda step_s: EpochCost(step_s * epoch_steps, slots).seconds(trial_epochs, trials))
+                    lambda step_s: min(EpochCost(step_s * epoch_steps, slots).seconds(trial_epochs, trials), limit))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     chosen = []
