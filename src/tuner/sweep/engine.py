@@ -26,9 +26,10 @@ from tuner.errors import UserError
 from tuner.integrations import mlflow_tracking as tracking
 from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE, RunSpec
 from tuner.search import warm as warm_lib
+from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, storage, tuners, writer
-from tuner.sweep.lifecycle import TrialEnds
+from tuner.sweep.lifecycle import MirrorFiles, TrialEnds
 from tuner.sweep.ray_session import dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data
@@ -39,6 +40,10 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays qu
 # Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
 # checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Tune snapshots its experiment state (which trial ran how far, the searcher) at most every 10 s by default; a driver
+# killed in between resumes trials from older checkpoints and runs epochs twice. A snapshot every controller step costs
+# milliseconds (docs/scaling.md) and leaves a window of one step.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
 SMOKE_TEST_IMAGES = 500
 
 
@@ -82,16 +87,24 @@ def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
         if run_dir.exists() and any(run_dir.iterdir()):
             raise UserError(f"--results {run_dir} exists and is not empty; resume it with --resume {run_dir}")
         return run_dir
-    return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    stamp = Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 1000):  # created here, exclusively: two sweeps started in the same second get two folders
+        run_dir = stamp if number == 1 else stamp.with_name(f"{stamp.name}-{number}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise UserError(f"{stamp}: a thousand run folders of this name exist; give --results DIR")
 
 
 def open_run(location: str) -> tuple[Path, RunSpec]:
-    """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>):
-    it has spec.json, sweep.py and Ray's experiment state. Returns the local folder and its spec.json."""
+    """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>): it has
+    spec.json and sweep.py (a sweep killed before Ray Tune's first snapshot starts its phase again). Returns the
+    local folder and its spec.json."""
     run_dir = storage.download_run(location) if storage.is_uri(location) else Path(location)
     missing = [name for name in (SPEC_FILE, SWEEP_FILE) if not (run_dir / name).exists()]
-    if not storage.exists(experiment_path(run_dir, location), RAY_FOLDER):
-        missing.append(RAY_FOLDER)
     if missing:
         raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
     return run_dir, runfolder.read_spec(run_dir, f"--resume {location}")
@@ -155,16 +168,20 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     rounds = rounds or [sweep.samples]
     print(f"run folder: {run_dir}", flush=True)
     grids, ends = [], {}
-    for number in range(1, len(rounds) + 1):
-        if number > 1:
-            tuner = next_round_tuner(sweep, run_dir, dataset, options, rounds, number, deadline)
-        ended_by = _fit(tuner, runfolder.round_label("search", number), grids, ends, deadline)
-        if ended_by == "completed":
-            ended_by = confirm_round(sweep, run_dir, dataset, options, grids, ends, deadline, number,
-                                     last=number == len(rounds))
-        if ended_by != "completed":
-            break
-    signal_name = next((e.signal for e in ends.values() if e.signal), None)
+    signal_name = None
+    try:
+        for number in range(1, len(rounds) + 1):
+            if number > 1:
+                tuner = next_round_tuner(sweep, run_dir, dataset, options, rounds, number, deadline)
+            ended_by = _fit(tuner, runfolder.round_label("search", number), grids, ends, deadline)
+            if ended_by == "completed":
+                ended_by = confirm_round(sweep, run_dir, dataset, options, grids, ends, deadline, number,
+                                         last=number == len(rounds))
+            if ended_by != "completed":
+                break
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside Tune's own handling: between phases, while one starts
+        ended_by, signal_name = "interrupted", interrupt_signal()
+    signal_name = signal_name or next((e.signal for e in ends.values() if e.signal), None)
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "finished": None, "wall_time_s": None, "ended_by": ended_by, "resumed": resumed,
             "ray_address": options.address or "local", "expected_trials": sweep.expected_trials(),
@@ -172,16 +189,35 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     previous = _previous_wall_time(run_dir) if resumed else 0.0
     try:
         info = _timed(info, started, previous)
-        written = writer.write(run_dir, sweep, grids, dataset, info, options.device, ends)
+        written = writer.write(run_dir, sweep, grids, dataset, info, options.device, ends) if grids else \
+            interrupted_run(run_dir, started, resumed, info)
     except KeyboardInterrupt:  # during the test evaluation: what is written stays, nothing counts as chosen
-        info = _timed({**info, "ended_by": "interrupted"}, started, previous)
-        runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
-        raise SweepInterrupted(run_dir, {"run": info, "best": None, "trials": None}, "SIGINT") from None
+        interrupted_run(run_dir, started, resumed, info)
     if options.tracking:
         tracking.finish(options.tracking, written["trials"], written["history"], written["best"], ended_by)
     if ended_by == "interrupted":
         raise SweepInterrupted(run_dir, written, signal_name or "SIGINT")
     return written
+
+
+def interrupt_signal() -> str:
+    """The name of the signal that raised the KeyboardInterrupt being handled (SIGINT unless the command noted
+    SIGTERM: tuner.sweep.cli)."""
+    return INTERRUPTS.get("last") or "SIGINT"
+
+
+INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (set by tuner.sweep.cli)
+
+
+def interrupted_run(run_dir: Path, started: float, resumed: bool, info: dict[str, Any] | None = None) -> dict:
+    """Ctrl-C or SIGTERM before a phase ran or while the run folder was written: run.json says interrupted (what
+    finished before stays in the run folder), and SweepInterrupted carries the run folder to the command line."""
+    previous = _previous_wall_time(run_dir) if resumed else 0.0
+    base = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"), "resumed": resumed,
+            "phases": []}
+    info = _timed({**base, **(info or {}), "ended_by": "interrupted"}, started, previous)
+    runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
+    raise SweepInterrupted(run_dir, {"run": info, "best": None, "trials": None}, interrupt_signal())
 
 
 def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
@@ -191,15 +227,15 @@ def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpt
     best of every round's search)."""
     folder = runfolder.round_folders(number)[1]
     storage_path = experiment_path(run_dir, options.results)
-    if not sweep.needs_confirm or not (last or storage.exists(storage_path, folder)):
+    if not sweep.needs_confirm or not (started(storage_path, folder) or last):
         return "completed"
     left = None if deadline is None else deadline - time.time()
     if left is not None and left < 1:
         print("the time budget left no time for the confirm phase: the choice is among unconfirmed "
               "configurations", flush=True)
         return "time_budget"
-    confirm = tuners.confirm_tuner(sweep, dataset, storage_path, grids, left, tracking_callbacks(options, "confirm"),
-                                   folder)
+    confirm = tuners.confirm_tuner(sweep, dataset, storage_path, grids, left,
+                                   tracking_callbacks(options, "confirm", run_dir), folder)
     label = runfolder.round_label("confirm", number)
     return "completed" if confirm is None else _fit(confirm, label, grids, ends, deadline)
 
@@ -210,17 +246,43 @@ def next_round_tuner(sweep: Sweep, run_dir: Path, dataset: Dataset, options: Run
     folder's journal: every earlier trial) intact."""
     folder = runfolder.round_folders(number)[0]
     storage_path = experiment_path(run_dir, options.results)
-    if storage.exists(storage_path, folder):
-        return tuners.restored_tuner(sweep, dataset, storage_path, folder)
     more = tuners.round_sweep(sweep, rounds, number)
+    study = study_storage(sweep, run_dir)
+    if started(storage_path, folder):
+        return tuners.restored_tuner(more, dataset, storage_path, folder, study)
+    if len(runfolder.read_spec(run_dir).rounds or []) < number:  # recorded once the round starts, not before
+        _add_to_spec(run_dir, {"rounds": rounds[:number]})
     print(f"round {number}: {more.samples} more trials ({rounds[number - 1]} in all), search seed "
           f"{more.search_seed}", flush=True)
-    return tuners.build_tuner(more, dataset, storage_path, seconds_left(deadline),
-                              tracking_callbacks(options, "search"), study_storage(sweep, run_dir), folder)
+    return search_tuner(more, dataset, run_dir, seconds_left(deadline), options, study, folder)
 
 
-def tracking_callbacks(options: RunOptions, phase: str) -> list[Any]:
-    return [tracking.MLflowTrials(**options.tracking, phase=phase)] if options.tracking else []
+def search_tuner(sweep: Sweep, dataset: Dataset, run_dir: Path, budget_s: float | None, options: RunOptions,
+                 study: Any, folder: str = RAY_FOLDER) -> Any:
+    """A search phase's new Tuner; trials a killed driver left RUNNING in the study are failed first (no search
+    will tell them, and the constant liar would count them as pending forever)."""
+    if study is not None:
+        fail_abandoned(study, study_name(sweep))
+    storage_path = experiment_path(run_dir, options.results)
+    return tuners.build_tuner(sweep, dataset, storage_path, budget_s, tracking_callbacks(options, "search", run_dir),
+                              study, folder)
+
+
+def started(storage_path: str, folder: str) -> bool:
+    """Whether a phase's Ray experiment can be restored. A folder Tune left without a snapshot (the driver killed
+    while Tune was starting the phase) is removed: the phase starts again."""
+    if storage.experiment_started(storage_path, folder):
+        return True
+    storage.remove(storage_path, folder)
+    return False
+
+
+def tracking_callbacks(options: RunOptions, phase: str, run_dir: Path | None = None) -> list[Any]:
+    """MLflow's callback with --mlflow; at a URI, the run folder's study mirrored there at every Tune snapshot."""
+    callbacks = [tracking.MLflowTrials(**options.tracking, phase=phase)] if options.tracking else []
+    if run_dir is not None and storage.is_uri(options.results):
+        callbacks.append(MirrorFiles(str(run_dir), options.results, (runfolder.STUDY_FILE,)))
+    return callbacks
 
 
 def study_storage(sweep: Sweep, run_dir: Path) -> Any:
@@ -285,6 +347,14 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     if options.mlflow:
         tracking.check_reachable(options.mlflow)
     run_dir = prepare(sweep, sweep_path, options, planned)
+    try:
+        return run_prepared(sweep, run_dir, dataset, options, warm)
+    except KeyboardInterrupt:  # before the search phase ran: the run folder is resumable (--resume starts it)
+        interrupted_run(run_dir, options.started, resumed=False)
+
+
+def run_prepared(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
+                 warm: warm_lib.WarmStart | None) -> tuple[Path, dict[str, Any]]:
     study = study_storage(sweep, run_dir)
     if warm is not None:
         warm_lib.give(sweep, study, warm)
@@ -300,8 +370,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
     sweep = fit_to_local_resources(sweep, bool(options.address))
     deadline = options.deadline(sweep)
-    tuner = tuners.build_tuner(sweep, dataset, storage_path, seconds_left(deadline),
-                               tracking_callbacks(options, "search"), study)
+    tuner = search_tuner(sweep, dataset, run_dir, seconds_left(deadline), options, study)
     if study is not None:
         print(f"Optuna study: {run_dir / runfolder.STUDY_FILE} (optuna-dashboard {run_dir / runfolder.STUDY_FILE})",
               flush=True)
@@ -313,6 +382,13 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     """Continue a killed or interrupted sweep with Tuner.restore: finished trials stay, unfinished ones restart
     from their checkpoints. With more `rounds` than before (--resume RUN_DIR --num-samples N) the finished sweep
     grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
+    try:
+        return run_dir, resume_phases(run_dir, sweep, options, rounds)
+    except KeyboardInterrupt:
+        interrupted_run(run_dir, options.started, resumed=True)
+
+
+def resume_phases(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] | None) -> dict[str, Any]:
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host)), flush=True)
     storage_path = experiment_path(run_dir, options.results)
@@ -321,13 +397,19 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     sweep = fit_to_local_resources(sweep, bool(options.address))
     if options.tracking:
         tracking.reopen(options.tracking)
-    tuner = tuners.restored_tuner(sweep, dataset, storage_path, RAY_FOLDER)
-    return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
+    study = study_storage(sweep, run_dir)
+    if started(storage_path, RAY_FOLDER):
+        tuner = tuners.restored_tuner(sweep, dataset, storage_path, RAY_FOLDER, study)
+    else:
+        print("Ray Tune had not recorded the search phase: it starts again", flush=True)
+        tuner = search_tuner(sweep, dataset, run_dir, seconds_left(options.deadline(sweep)), options, study)
+    return execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
 
 
 def grow(run_dir: Path, saved: RunSpec, sweep: Sweep, num_samples: int) -> list[int]:
-    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all, saved in
-    spec.json (a later --resume finishes the same rounds)."""
+    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all. spec.json
+    records the new round when it starts (a later --resume finishes the same rounds; a grow that fails before leaves
+    the sweep as it was)."""
     if sweep.search == "grid":
         raise UserError("--num-samples with --resume grows a random or Optuna search; a grid's trials are its points "
                         "(write a sweep file with more points or seeds)")
@@ -335,6 +417,4 @@ def grow(run_dir: Path, saved: RunSpec, sweep: Sweep, num_samples: int) -> list[
     if num_samples <= rounds[-1]:
         raise UserError(f"--num-samples {num_samples}: the sweep has drawn {rounds[-1]} trials already; give more to "
                         "grow it")
-    rounds.append(num_samples)
-    runfolder.write_json(run_dir / SPEC_FILE, {**saved.to_json(), "rounds": rounds})
-    return rounds
+    return [*rounds, num_samples]

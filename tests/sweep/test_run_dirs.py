@@ -1,0 +1,12 @@
+"""Run folders never collide: the default runs/<name>-<time> folder is created exclusively."""
+
+from tuner.sweep.engine import RunOptions, new_run_dir
+from tuner.sweep.spec import Sweep
+
+
+def test_two_sweeps_started_in_the_same_second_get_two_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sweep = Sweep(name="same", data="synthetic", space={}, search="random", num_samples=1, max_epochs=1)
+    folders = [new_run_dir(sweep, RunOptions()) for _ in range(3)]
+    assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
+    assert folders[1].name == f"{folders[0].name}-2"
