@@ -41,8 +41,8 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays qu
 # checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 # Tune snapshots its experiment state (which trial ran how far, the searcher) at most every 10 s by default; a driver
-# killed in between resumes trials from older checkpoints and runs epochs twice. A snapshot every controller step costs
-# milliseconds (docs/scaling.md) and leaves a window of one step.
+# killed in between resumes trials from older checkpoints and runs epochs twice. A snapshot at every controller step
+# (a small JSON file, the pickled searcher, copied to the storage in the background) leaves a window of one step.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
 SMOKE_TEST_IMAGES = 500
 
