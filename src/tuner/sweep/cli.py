@@ -21,7 +21,7 @@ from tuner import runfolder
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, storage
+from tuner.sweep import budget, engine, lifecycle, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -177,10 +177,10 @@ def note_signals() -> Any:
     """From here to the command's exit, Ctrl-C and SIGTERM raise KeyboardInterrupt (Tune's own handler takes over
     while a phase runs) and are noted by name for the interrupted run's line. Returns the previous handlers."""
     def on_signal(number: int, frame: Any) -> None:
-        engine.INTERRUPTS["last"] = signal.Signals(number).name
+        lifecycle.INTERRUPTS["last"] = signal.Signals(number).name
         raise KeyboardInterrupt
 
-    engine.INTERRUPTS.clear()
+    lifecycle.INTERRUPTS.clear()
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
@@ -213,7 +213,7 @@ def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, opt
     except KeyboardInterrupt:
         info = {**written["run"], "ended_by": "interrupted"}
         runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
-        return interrupted(engine.SweepInterrupted(run_dir, {"run": info}, engine.interrupt_signal()), options)
+        return interrupted(engine.SweepInterrupted(run_dir, {"run": info}, lifecycle.interrupt_signal()), options)
     return 0
 
 

@@ -29,7 +29,7 @@ from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, storage, tuners, writer
-from tuner.sweep.lifecycle import MirrorFiles, TrialEnds
+from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal
 from tuner.sweep.ray_session import dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data
@@ -40,9 +40,8 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays qu
 # Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
 # checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# Tune snapshots its experiment state (which trial ran how far, the searcher) at most every 10 s by default; a driver
-# killed in between resumes trials from older checkpoints and runs epochs twice. A snapshot at every controller step
-# (a small JSON file, the pickled searcher, copied to the storage in the background) leaves a window of one step.
+# Tune snapshots its experiment state at most every 10 s by default: a driver killed in between resumes trials from
+# older checkpoints (epochs run twice). A snapshot at every controller step leaves a window of one step.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
 SMOKE_TEST_IMAGES = 500
 
@@ -200,18 +199,9 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     return written
 
 
-def interrupt_signal() -> str:
-    """The name of the signal that raised the KeyboardInterrupt being handled (SIGINT unless the command noted
-    SIGTERM: tuner.sweep.cli)."""
-    return INTERRUPTS.get("last") or "SIGINT"
-
-
-INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (set by tuner.sweep.cli)
-
-
 def interrupted_run(run_dir: Path, started: float, resumed: bool, info: dict[str, Any] | None = None) -> dict:
-    """Ctrl-C or SIGTERM before a phase ran or while the run folder was written: run.json says interrupted (what
-    finished before stays in the run folder), and SweepInterrupted carries the run folder to the command line."""
+    """Ctrl-C or SIGTERM outside a phase: run.json says interrupted (what finished before stays), and
+    SweepInterrupted carries the run folder to the command line."""
     previous = _previous_wall_time(run_dir) if resumed else 0.0
     base = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"), "resumed": resumed,
             "phases": []}
@@ -227,7 +217,7 @@ def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpt
     best of every round's search)."""
     folder = runfolder.round_folders(number)[1]
     storage_path = experiment_path(run_dir, options.results)
-    if not sweep.needs_confirm or not (started(storage_path, folder) or last):
+    if not sweep.needs_confirm or not (storage.restorable(storage_path, folder) or last):
         return "completed"
     left = None if deadline is None else deadline - time.time()
     if left is not None and left < 1:
@@ -242,16 +232,15 @@ def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpt
 
 def next_round_tuner(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
                      rounds: list[int], number: int, deadline: float | None) -> Any:
-    """A grown sweep's search round: restored if it started before, else new, with the Optuna study (the run
-    folder's journal: every earlier trial) intact."""
+    """A grown sweep's search round: restored if it started before, else new, with the Optuna study intact."""
     folder = runfolder.round_folders(number)[0]
     storage_path = experiment_path(run_dir, options.results)
     more = tuners.round_sweep(sweep, rounds, number)
     study = study_storage(sweep, run_dir)
-    if started(storage_path, folder):
+    if storage.restorable(storage_path, folder):
         return tuners.restored_tuner(more, dataset, storage_path, folder, study)
     if len(runfolder.read_spec(run_dir).rounds or []) < number:  # recorded once the round starts, not before
-        _add_to_spec(run_dir, {"rounds": rounds[:number]})
+        _add_to_spec(run_dir, {"rounds": rounds[:number]}, options.results)
     print(f"round {number}: {more.samples} more trials ({rounds[number - 1]} in all), search seed "
           f"{more.search_seed}", flush=True)
     return search_tuner(more, dataset, run_dir, seconds_left(deadline), options, study, folder)
@@ -266,15 +255,6 @@ def search_tuner(sweep: Sweep, dataset: Dataset, run_dir: Path, budget_s: float 
     storage_path = experiment_path(run_dir, options.results)
     return tuners.build_tuner(sweep, dataset, storage_path, budget_s, tracking_callbacks(options, "search", run_dir),
                               study, folder)
-
-
-def started(storage_path: str, folder: str) -> bool:
-    """Whether a phase's Ray experiment can be restored. A folder Tune left without a snapshot (the driver killed
-    while Tune was starting the phase) is removed: the phase starts again."""
-    if storage.experiment_started(storage_path, folder):
-        return True
-    storage.remove(storage_path, folder)
-    return False
 
 
 def tracking_callbacks(options: RunOptions, phase: str, run_dir: Path | None = None) -> list[Any]:
@@ -296,14 +276,16 @@ def start_tracking(sweep: Sweep, run_dir: Path, options: RunOptions) -> None:
         return
     uri = tracking.mlflow_uri(options.mlflow, run_dir)
     options.tracking = tracking.start_parent(uri, sweep.name, sweep.name, run_dir, sweep.fixed_config())
-    _add_to_spec(run_dir, {"mlflow": options.tracking})
+    _add_to_spec(run_dir, {"mlflow": options.tracking}, options.results)
     print(f"MLflow: {uri} (experiment {sweep.name!r}); open it with mlflow ui --backend-store-uri {uri}"
           if uri.startswith("sqlite") else f"MLflow: {uri} (experiment {sweep.name!r})", flush=True)
 
 
-def _add_to_spec(run_dir: Path, entries: dict[str, Any]) -> None:
+def _add_to_spec(run_dir: Path, entries: dict[str, Any], results: str | None = None) -> None:
     resolved = runfolder.read_json(run_dir / SPEC_FILE) or {}
     runfolder.write_json(run_dir / SPEC_FILE, {**resolved, **entries})
+    if storage.is_uri(results):  # at once, as at the start: a --resume elsewhere reads it there
+        storage.upload(run_dir, results, [SPEC_FILE])
 
 
 def _fit(tuner: Any, phase: str, grids: list[tuple[str, Any]], ends: dict[str, TrialEnds],
@@ -358,7 +340,7 @@ def run_prepared(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpti
     study = study_storage(sweep, run_dir)
     if warm is not None:
         warm_lib.give(sweep, study, warm)
-        _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)})
+        _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)}, options.results)
     try:
         start_tracking(sweep, run_dir, options)
     except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
@@ -398,18 +380,16 @@ def resume_phases(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list
     if options.tracking:
         tracking.reopen(options.tracking)
     study = study_storage(sweep, run_dir)
-    if started(storage_path, RAY_FOLDER):
+    if storage.restorable(storage_path, RAY_FOLDER):
         tuner = tuners.restored_tuner(sweep, dataset, storage_path, RAY_FOLDER, study)
-    else:
-        print("Ray Tune had not recorded the search phase: it starts again", flush=True)
+    else:  # killed before Ray Tune recorded the search phase: it starts again
         tuner = search_tuner(sweep, dataset, run_dir, seconds_left(options.deadline(sweep)), options, study)
     return execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
 
 
 def grow(run_dir: Path, saved: RunSpec, sweep: Sweep, num_samples: int) -> list[int]:
-    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all. spec.json
-    records the new round when it starts (a later --resume finishes the same rounds; a grow that fails before leaves
-    the sweep as it was)."""
+    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all; spec.json
+    records it when it starts (a later --resume finishes it; a grow that fails before leaves the sweep as it was)."""
     if sweep.search == "grid":
         raise UserError("--num-samples with --resume grows a random or Optuna search; a grid's trials are its points "
                         "(write a sweep file with more points or seeds)")

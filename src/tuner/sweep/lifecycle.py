@@ -18,6 +18,14 @@ from typing import Any
 
 from ray.tune import Callback
 
+INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
+
+
+def interrupt_signal() -> str:
+    """The name of the signal behind the KeyboardInterrupt being handled: SIGINT unless the command noted another."""
+    return INTERRUPTS.get("last") or "SIGINT"
+
+
 ENDED = ("TERMINATED", "ERROR")  # Ray Tune's own trial states (ray.tune.experiment.Trial), not tuner.status
 
 

@@ -146,25 +146,20 @@ def _remove_marker(location: str, marker: str) -> None:
 EXPERIMENT_STATE_PREFIX = "experiment_state-"  # Ray Tune's snapshot of an experiment: what Tuner.restore needs
 
 
-def experiment_started(location: str, folder: str) -> bool:
-    """Whether Ray Tune snapshotted the experiment `folder` at `location` (a URI or a local path) at least once: a
-    driver killed while Tune was starting leaves the folder with tuner.pkl and no snapshot, which cannot be
-    restored (the phase starts again)."""
-    import pyarrow.fs
-
-    fs, path = _filesystem(location)
-    try:
-        entries = fs.get_file_info(pyarrow.fs.FileSelector(f"{path.rstrip('/')}/{folder}", allow_not_found=True))
-    except Exception as exc:
-        raise UserError(f"cannot read {location}: {exc}") from None
-    return any(e.base_name.startswith(EXPERIMENT_STATE_PREFIX) and e.base_name.endswith(".json") for e in entries)
-
-
-def remove(location: str, folder: str) -> None:
-    """Delete `folder` inside `location` (a URI or a local path), if it is there."""
+def restorable(location: str, folder: str) -> bool:
+    """Whether Ray Tune snapshotted the experiment `folder` at `location` (a URI or a local path) at least once, so
+    that Tuner.restore can continue it. A folder a driver killed while Tune was starting left with tuner.pkl and no
+    snapshot is removed: the phase starts again."""
     import pyarrow.fs
 
     fs, path = _filesystem(location)
     target = f"{path.rstrip('/')}/{folder}"
-    if fs.get_file_info(target).type != pyarrow.fs.FileType.NotFound:
+    try:
+        entries = fs.get_file_info(pyarrow.fs.FileSelector(target, allow_not_found=True))
+    except Exception as exc:
+        raise UserError(f"cannot read {location}: {exc}") from None
+    if any(e.base_name.startswith(EXPERIMENT_STATE_PREFIX) and e.base_name.endswith(".json") for e in entries):
+        return True
+    if entries:
         fs.delete_dir(target)
+    return False
