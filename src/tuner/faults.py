@@ -7,7 +7,7 @@ Prints one line per fault, then `faults survived: K/N` (a fault is survived when
 trials lost (trials that reported epochs whose work is not in the final trials.csv, or that ended ERROR), epochs run
 twice (an epoch a trial reported more than once: work redone), test evaluations made (lines in
 test_evaluations.jsonl) and trials the Optuna study still holds RUNNING. Goal: K = N, 0 lost, 0 epochs twice, exactly
-one test evaluation.
+one test evaluation. A sweep that ends before the N-th fault ends the soak (the counts are of the faults delivered).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _phase(printed: str) -> str:
     return found[0] if found[1] >= 0 else "start"
 
 
-def soak(faults: int, seed: int = 0, max_delay_s: float = 60.0, say: Any = print) -> dict[str, Any]:
+def soak(faults: int, seed: int = 0, max_delay_s: float = 45.0, say: Any = print) -> dict[str, Any]:
     """Kill the driver `faults` times at random moments (uniform in [1, max_delay_s] seconds after each start, the
     signal SIGKILL or SIGINT by a coin), resuming after each, then once more to the end; returns the counts."""
     rng = random.Random(seed)
@@ -87,9 +87,10 @@ def soak(faults: int, seed: int = 0, max_delay_s: float = 60.0, say: Any = print
                     if not ok:
                         bad += 1
                         failed.append(f"{kind.name} in {phase}: exit {code}")
-                    command = resume
                     if code == 0:  # the sweep ended before the signal landed
                         break
+                    # killed before the run reached the URI: the sweep never started, so it starts again
+                    command = resume if (root / "bucket" / "soak" / "spec.json").exists() else first
                     continue
             text = log.read_text()
             if code != 0:  # a --resume that could not continue: the fault before it was not survived
@@ -98,7 +99,7 @@ def soak(faults: int, seed: int = 0, max_delay_s: float = 60.0, say: Any = print
                 say(f"run {runs} ended with exit {code}\n{text[-2000:]}", flush=True)
                 if runs > faults + 3:
                     break
-                command = resume
+                command = resume if (root / "bucket" / "soak" / "spec.json").exists() else first
                 continue
             break
         counts = _count(root / "bucket" / "soak")
