@@ -5,7 +5,7 @@ from tuner import faults
 
 
 def test_a_sweep_killed_twice_loses_nothing_and_is_tested_once(capsys):
-    result = faults.soak(2, seed=5, max_delay_s=25)  # SIGINT at 18.8 s, then SIGKILL at 21.2 s
+    result = faults.soak(2, seed=5, max_delay_s=25, trials=4)  # SIGINT at 18.8 s, then SIGKILL at 21.2 s
     printed = capsys.readouterr().out
     assert result["faults"] >= 1 and "faults survived:" in printed and "fault 1/2:" in printed
     assert result["survived"] == result["faults"], result["failures"]

@@ -28,9 +28,9 @@ from tuner.runfolder import STUDY_FILE, TEST_LOG, TRIAL_DIR_PREFIX, TRIALS_FILE
 SOAK_SWEEP = """from ray import tune
 from tuner import Sweep
 
-sweep = Sweep(name="soak", data="synthetic", fixed={"hidden": (128, 128), "batch_size": 20, "scheduler": "none"},
-              space={"lr": tune.loguniform(1e-4, 1e-2)}, search="optuna", trial_scheduler="none", num_samples=4,
-              max_epochs=3, seeds=[0, 1], confirm_top=1, cpu=1, start=[{"lr": 1e-3}])
+sweep = Sweep(name="soak", data="synthetic", fixed={{"hidden": (128, 128), "batch_size": 20, "scheduler": "none"}},
+              space={{"lr": tune.loguniform(1e-4, 1e-2)}}, search="optuna", trial_scheduler="none", num_samples={trials},
+              max_epochs=3, seeds=[0, 1], confirm_top=1, cpu=1, start=[{{"lr": 1e-3}}])
 """
 PHASES = (("run folder copied", "upload"), ("report:", "report"), ("chosen:", "report"), ("confirm phase", "confirm"),
           ("run folder:", "search"))
@@ -43,13 +43,14 @@ def _phase(printed: str) -> str:
     return found[0] if found[1] >= 0 else "start"
 
 
-def soak(faults: int, seed: int = 0, max_delay_s: float = 45.0, say: Any = print) -> dict[str, Any]:
-    """Kill the driver `faults` times at random moments (uniform in [1, max_delay_s] seconds after each start, the
-    signal SIGKILL or SIGINT by a coin), resuming after each, then once more to the end; returns the counts."""
+def soak(faults: int, seed: int = 0, max_delay_s: float = 45.0, trials: int = 10, say: Any = print) -> dict[str, Any]:
+    """Kill the driver of a sweep of `trials` search trials `faults` times at random moments (uniform in
+    [1, max_delay_s] seconds after each start, the signal SIGKILL or SIGINT by a coin), resuming after each, then once
+    more to the end; returns the counts."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="tuner-faults-") as folder:
         root = Path(folder)
-        (root / "soak.py").write_text(SOAK_SWEEP)
+        (root / "soak.py").write_text(SOAK_SWEEP.format(trials=trials))
         uri = f"file://{root}/bucket/soak"
         first = [sys.executable, "-m", "tuner.sweep", "soak.py", "--results", uri, "--no-report", "--no-dashboard"]
         resume = [sys.executable, "-m", "tuner.sweep", "--resume", uri, "--no-report", "--no-dashboard"]
