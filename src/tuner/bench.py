@@ -2,6 +2,7 @@
 
     python -m tuner.bench [--json PATH] [--only mnist_mlp|cifar_cnn] [--epochs 1] [--subset N] [--compile]
     python -m tuner.bench --sweep-overhead 40      # per-trial cost of the sweep engine, trials/min
+    python -m tuner.bench --faults 20              # the driver killed 20 times, resumed each time (tuner.faults)
 
 Baseline (as the studies wrote it): torchvision data sets giving PIL images, per-sample
 transforms (ToTensor, Normalize and the same augmentation), a DataLoader (timed with
@@ -309,7 +310,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="both loops train on N training images (and test on N/5): a shorter run")
     parser.add_argument("--sweep-overhead", type=int, metavar="TRIALS",
                         help="instead: time a sweep of TRIALS one-epoch synthetic trials (per-trial overhead)")
+    parser.add_argument("--faults", type=int, metavar="N",
+                        help="instead: kill a small real sweep's driver N times and resume it (tuner.faults)")
+    parser.add_argument("--seed", type=int, default=0, help="with --faults: the seed of the kill times and signals")
     args = parser.parse_args(argv)
+    if args.faults:
+        from tuner.faults import soak
+
+        result = soak(args.faults, args.seed)
+        if args.json:
+            args.json.write_text(json.dumps({"faults": result}, indent=2))
+        return 0 if result["survived"] == result["faults"] else 1
     if args.sweep_overhead:
         result = sweep_overhead(args.sweep_overhead)
         print(f"\n{result['trials']} one-epoch trials on {result['slots']} slots in {result['wall_s']:.1f} s: "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner import select
 from tuner.search import budgeted
-from tuner.search.optuna_search import quiet_optuna, study_kwargs, told_search_class
+from tuner.search.optuna_search import quiet_optuna, resumable_search_class, study_kwargs, told_search_class
 from tuner.search.optuna_search import sampler as sampler_of
 from tuner.search.space import start_points
 
@@ -46,7 +46,6 @@ def _variants(sweep: Sweep, storage: Any = None) -> Any:
 
 def _optuna(sweep: Sweep, storage: Any = None) -> Any:
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
 
     quiet_optuna()
     metric, mode = objectives(sweep)
@@ -56,7 +55,7 @@ def _optuna(sweep: Sweep, storage: Any = None) -> Any:
             optuna.samplers.TPESampler(seed=sweep.search_seed)
     else:
         sampler = sampler_of(sweep)
-    told = OptunaSearch if sweep.search_options.get("tell") == "last" else told_search_class()
+    told = resumable_search_class() if sweep.search_options.get("tell") == "last" else told_search_class()
     return told(space=space, metric=metric, mode=mode, sampler=sampler, points_to_evaluate=_start(sweep),
                 **study_kwargs(sweep, storage))
 
@@ -73,12 +72,10 @@ def _optuna_tpe(sweep: Sweep, storage: Any = None) -> Any:
 
 
 def _ray_optuna(sweep: Sweep, storage: Any = None) -> Any:
-    """Ray Tune out of the box: OptunaSearch() with its defaults (TPE, every trial told COMPLETE)."""
-    from ray.tune.search.optuna import OptunaSearch
-
+    """Ray Tune out of the box: OptunaSearch() with its defaults (TPE, every trial told COMPLETE), resumable."""
     quiet_optuna()
     metric, mode = objectives(sweep)
-    return OptunaSearch(space=sweep.space if callable(sweep.space) else None, metric=metric, mode=mode,
+    return resumable_search_class()(space=sweep.space if callable(sweep.space) else None, metric=metric, mode=mode,
                         seed=sweep.search_seed, points_to_evaluate=_start(sweep), **study_kwargs(sweep, storage))
 
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+from tuner import runfolder
 from tuner.analysis.text import chosen_text, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, owncode, progress, storage
+from tuner.sweep import budget, engine, lifecycle, owncode, progress, rundir, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -162,12 +165,31 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
                         "(--num-samples N grows it to N trials)")
 
 
-def interrupted(exc: engine.SweepInterrupted) -> int:
+def interrupted(exc: engine.SweepInterrupted, options: engine.RunOptions) -> int:
+    """The run folder of an interrupted sweep, copied to its URI if it has one, and the --resume line naming what
+    --resume takes (the URI, else the folder)."""
     info = exc.written.get("run") or {}
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.get("trials_by_status", {}).items()))
+    where = str(exc.run_dir)
+    if storage.is_uri(options.results):
+        storage.upload(exc.run_dir, options.results)
+        where = options.results
     print(f"\ninterrupted ({exc.signal_name}): the run folder keeps every finished epoch ({counts or 'no trials'}); "
-          f"nothing was chosen or tested. Continue with: python -m tuner.sweep --resume {exc.run_dir}", flush=True)
+          f"nothing was chosen or tested. Continue with: python -m tuner.sweep --resume {where}", flush=True)
     return 130
+
+
+def note_signals() -> Any:
+    """From here to the command's exit, Ctrl-C and SIGTERM raise KeyboardInterrupt (Tune's own handler takes over
+    while a phase runs) and are noted by name for the interrupted run's line. Returns the previous handlers."""
+    def on_signal(number: int, frame: Any) -> None:
+        lifecycle.INTERRUPTS["last"] = signal.Signals(number).name
+        raise KeyboardInterrupt
+
+    lifecycle.INTERRUPTS.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
 
 
 def write_analysis(run_dir: Path, data_dir: str | None) -> None:
@@ -184,13 +206,21 @@ def write_analysis(run_dir: Path, data_dir: str | None) -> None:
 
 
 def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, options: engine.RunOptions,
-           metric: str) -> None:
-    report(run_dir, written, metric)
-    if not args.no_report:
-        write_analysis(run_dir, args.data_dir)
-    if storage.is_uri(options.results):
-        storage.upload(run_dir, options.results)
-        print(f"run folder copied to {options.results}")
+           metric: str) -> int:
+    """The ranking, the report and the copy to the URI; Ctrl-C or SIGTERM here marks the run interrupted (what was
+    chosen and tested stays in the run folder: --resume keeps its one test evaluation, writes the rest again)."""
+    try:
+        report(run_dir, written, metric)
+        if not args.no_report:
+            write_analysis(run_dir, args.data_dir)
+        if storage.is_uri(options.results):
+            storage.upload(run_dir, options.results)
+            print(f"run folder copied to {options.results}")
+    except KeyboardInterrupt:
+        info = {**written["run"], "ended_by": "interrupted"}
+        runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
+        return interrupted(engine.SweepInterrupted(run_dir, {"run": info}, lifecycle.interrupt_signal()), options)
+    return 0
 
 
 def resume_setup(location: str, options: engine.RunOptions, num_samples: int | None = None,
@@ -198,7 +228,7 @@ def resume_setup(location: str, options: engine.RunOptions, num_samples: int | N
     """--resume LOCATION: the run folder, its sweep as it ran (RUN_DIR/sweep.py, or `sweep` given from Python, with
     the command line's changes and the time budget's plan re-applied) and its rounds; `options` take the run's own
     command-line changes, MLflow run and storage."""
-    run_dir, saved = engine.open_run(location)
+    run_dir, saved = rundir.open_run(location)
     sweep = apply_changes(sweep if sweep is not None else load(run_dir / SWEEP_FILE), saved.cli, location)
     sweep = dataclasses.replace(sweep, name=saved.name or sweep.name)
     if saved.plan:  # the time budget's plan, as the first run made it
@@ -212,6 +242,16 @@ def resume_setup(location: str, options: engine.RunOptions, num_samples: int | N
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = note_signals()
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     options = engine.RunOptions(results=args.results, data_dir=args.data_dir, address=args.address,
                                 dashboard=not args.no_dashboard, dashboard_host=args.dashboard_host,
@@ -225,9 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_dir, written = engine.resume(run_dir, sweep, options, rounds)
         except engine.SweepInterrupted as exc:
-            return interrupted(exc)
-        finish(run_dir, written, args, options, sweep.metric)
-        return 0
+            return interrupted(exc, options)
+        return finish(run_dir, written, args, options, sweep.metric)
     if not args.sweep_file:
         raise UserError("give a sweep file (e.g. sweeps/mnist_mlp.py) or --resume RUN_DIR")
     path = Path(args.sweep_file)
@@ -241,9 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_dir, written = engine.run(sweep, path, options)
     except engine.SweepInterrupted as exc:
-        return interrupted(exc)
-    finish(run_dir, written, args, options, sweep.metric)
-    return 0
+        return interrupted(exc, options)
+    return finish(run_dir, written, args, options, sweep.metric)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +26,11 @@ from tuner.errors import UserError
 from tuner.integrations import mlflow_tracking as tracking
 from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE, RunSpec
 from tuner.search import warm as warm_lib
+from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, owncode, storage, tuners, writer
-from tuner.sweep.lifecycle import TrialEnds
+from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal
+from tuner.sweep.rundir import check_results_location, experiment_path, new_run_dir
 from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data
@@ -40,6 +41,9 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays qu
 # Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
 # checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Tune snapshots its experiment state at most every 10 s by default: a driver killed in between resumes trials from
+# older checkpoints (epochs run twice). A snapshot at every controller step leaves a window of one step.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
 SMOKE_TEST_IMAGES = 500
 
 
@@ -68,57 +72,6 @@ class SweepInterrupted(Exception):
     def __init__(self, run_dir: Path, written: dict[str, Any], signal_name: str):
         super().__init__(signal_name)
         self.run_dir, self.written, self.signal_name = run_dir, written, signal_name
-
-
-def new_run_dir(sweep: Sweep, options: RunOptions) -> Path:
-    if storage.is_uri(options.results):
-        if storage.exists(options.results):
-            raise UserError(f"--results {options.results} exists; resume it with --resume {options.results}")
-        run_dir = storage.staging_dir(options.results)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise UserError(f"{run_dir} (the local copy of --results {options.results}) exists and is not empty")
-        return run_dir
-    if options.results:
-        run_dir = Path(options.results)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise UserError(f"--results {run_dir} exists and is not empty; resume it with --resume {run_dir}")
-        return run_dir
-    return Path("runs") / f"{sweep.name}-{datetime.now():%Y%m%d-%H%M%S}"
-
-
-def check_results_location(results: str | None) -> None:
-    """--results (or runs/ for the default run folder) must be a folder tuner can write, or one it can create:
-    checked before the data loads and the timing probe, so a typo costs nothing. Leaves nothing behind."""
-    if storage.is_uri(results):
-        return
-    target = Path(results) if results else Path("runs")
-    what = f"--results {results}" if results else f"the run folders' folder {target.resolve()}"
-    if target.exists() and not target.is_dir():
-        raise UserError(f"{what} is a file, not a folder; give a folder (new or empty) to write the run into")
-    existing = next(p for p in (target, *target.resolve().parents) if p.exists())
-    if not existing.is_dir():
-        raise UserError(f"{what} lies under {existing}, which is a file, not a folder")
-    try:
-        shutil.rmtree(tempfile.mkdtemp(prefix=".tuner-check-", dir=existing))
-    except OSError as exc:
-        raise UserError(f"{what} cannot be written: {existing} is not writable ({exc.strerror})") from None
-
-
-def open_run(location: str) -> tuple[Path, RunSpec]:
-    """A run --resume can continue (a folder, or a URI whose small files are fetched into runs/<name>):
-    it has spec.json, sweep.py and Ray's experiment state. Returns the local folder and its spec.json."""
-    run_dir = storage.download_run(location) if storage.is_uri(location) else Path(location)
-    missing = [name for name in (SPEC_FILE, SWEEP_FILE) if not (run_dir / name).exists()]
-    if not storage.exists(experiment_path(run_dir, location), RAY_FOLDER):
-        missing.append(RAY_FOLDER)
-    if missing:
-        raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
-    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}", required=("sweep", "fixed_config", "cli"))
-
-
-def experiment_path(run_dir: Path, results: str | None) -> str:
-    """Where Ray Tune keeps the experiment and checkpoints: the --results URI, else the run folder."""
-    return results if storage.is_uri(results) else str(run_dir.resolve())
 
 
 def load_data(sweep: Sweep, data_dir: str | None) -> Dataset:
@@ -151,7 +104,7 @@ def environment() -> dict[str, Any]:
 
 
 def prepare(sweep: Sweep, sweep_path: Path, options: RunOptions, planned: budget.Plan | None = None) -> Path:
-    run_dir = new_run_dir(sweep, options)
+    run_dir = new_run_dir(sweep.name, options.results)
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sweep_path, run_dir / SWEEP_FILE)
     resolved = {"sweep": sweep.to_json(), "fixed_config": sweep.fixed_config(),
@@ -174,16 +127,20 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     rounds = rounds or [sweep.samples]
     print(f"run folder: {run_dir}", flush=True)
     grids, ends = [], {}
-    for number in range(1, len(rounds) + 1):
-        if number > 1:
-            tuner = next_round_tuner(sweep, run_dir, dataset, options, rounds, number, deadline)
-        ended_by = _fit(tuner, runfolder.round_label("search", number), grids, ends, deadline)
-        if ended_by == "completed":
-            ended_by = confirm_round(sweep, run_dir, dataset, options, grids, ends, deadline, number,
-                                     last=number == len(rounds))
-        if ended_by != "completed":
-            break
-    signal_name = next((e.signal for e in ends.values() if e.signal), None)
+    signal_name = None
+    try:
+        for number in range(1, len(rounds) + 1):
+            if number > 1:
+                tuner = next_round_tuner(sweep, run_dir, dataset, options, rounds, number, deadline)
+            ended_by = _fit(tuner, runfolder.round_label("search", number), grids, ends, deadline)
+            if ended_by == "completed":
+                ended_by = confirm_round(sweep, run_dir, dataset, options, grids, ends, deadline, number,
+                                         last=number == len(rounds))
+            if ended_by != "completed":
+                break
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside Tune's own handling: between phases, while one starts
+        ended_by, signal_name = "interrupted", interrupt_signal()
+    signal_name = signal_name or next((e.signal for e in ends.values() if e.signal), None)
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "finished": None, "wall_time_s": None, "ended_by": ended_by, "resumed": resumed,
             "ray_address": options.address or "local", "expected_trials": sweep.expected_trials(),
@@ -191,16 +148,26 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     previous = _previous_wall_time(run_dir) if resumed else 0.0
     try:
         info = _timed(info, started, previous)
-        written = writer.write(run_dir, sweep, grids, dataset, info, options.device, ends)
+        written = writer.write(run_dir, sweep, grids, dataset, info, options.device, ends) if grids else \
+            interrupted_run(run_dir, started, resumed, info)
     except KeyboardInterrupt:  # during the test evaluation: what is written stays, nothing counts as chosen
-        info = _timed({**info, "ended_by": "interrupted"}, started, previous)
-        runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
-        raise SweepInterrupted(run_dir, {"run": info, "best": None, "trials": None}, "SIGINT") from None
+        interrupted_run(run_dir, started, resumed, info)
     if options.tracking:
         tracking.finish(options.tracking, written["trials"], written["history"], written["best"], ended_by)
     if ended_by == "interrupted":
         raise SweepInterrupted(run_dir, written, signal_name or "SIGINT")
     return written
+
+
+def interrupted_run(run_dir: Path, started: float, resumed: bool, info: dict[str, Any] | None = None) -> dict:
+    """Ctrl-C or SIGTERM outside a phase: run.json says interrupted (what finished before stays), and
+    SweepInterrupted carries the run folder to the command line."""
+    previous = _previous_wall_time(run_dir) if resumed else 0.0
+    base = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"), "resumed": resumed,
+            "phases": []}
+    info = _timed({**base, **(info or {}), "ended_by": "interrupted"}, started, previous)
+    runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
+    raise SweepInterrupted(run_dir, {"run": info, "best": None, "trials": None}, interrupt_signal())
 
 
 def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
@@ -210,36 +177,52 @@ def confirm_round(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpt
     best of every round's search)."""
     folder = runfolder.round_folders(number)[1]
     storage_path = experiment_path(run_dir, options.results)
-    if not sweep.needs_confirm or not (last or storage.exists(storage_path, folder)):
+    if not sweep.needs_confirm or not (storage.restorable(storage_path, folder) or last):
         return "completed"
     left = None if deadline is None else deadline - time.time()
     if left is not None and left < 1:
         print("the time budget left no time for the confirm phase: the choice is among unconfirmed "
               "configurations", flush=True)
         return "time_budget"
-    confirm = tuners.confirm_tuner(sweep, dataset, storage_path, grids, left, tracking_callbacks(options, "confirm"),
-                                   folder)
+    confirm = tuners.confirm_tuner(sweep, dataset, storage_path, grids, left,
+                                   tracking_callbacks(options, "confirm", run_dir), folder)
     label = runfolder.round_label("confirm", number)
     return "completed" if confirm is None else _fit(confirm, label, grids, ends, deadline)
 
 
 def next_round_tuner(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
                      rounds: list[int], number: int, deadline: float | None) -> Any:
-    """A grown sweep's search round: restored if it started before, else new, with the Optuna study (the run
-    folder's journal: every earlier trial) intact."""
+    """A grown sweep's search round: restored if it started before, else new, with the Optuna study intact."""
     folder = runfolder.round_folders(number)[0]
     storage_path = experiment_path(run_dir, options.results)
-    if storage.exists(storage_path, folder):
-        return tuners.restored_tuner(sweep, dataset, storage_path, folder)
     more = tuners.round_sweep(sweep, rounds, number)
+    study = study_storage(sweep, run_dir)
+    if storage.restorable(storage_path, folder):
+        return tuners.restored_tuner(more, dataset, storage_path, folder, study)
+    if len(runfolder.read_spec(run_dir).rounds or []) < number:  # recorded once the round starts, not before
+        _add_to_spec(run_dir, {"rounds": rounds[:number]}, options.results)
     print(f"round {number}: {more.samples} more trials ({rounds[number - 1]} in all), search seed "
           f"{more.search_seed}", flush=True)
-    return tuners.build_tuner(more, dataset, storage_path, seconds_left(deadline),
-                              tracking_callbacks(options, "search"), study_storage(sweep, run_dir), folder)
+    return search_tuner(more, dataset, run_dir, seconds_left(deadline), options, study, folder)
 
 
-def tracking_callbacks(options: RunOptions, phase: str) -> list[Any]:
-    return [tracking.MLflowTrials(**options.tracking, phase=phase)] if options.tracking else []
+def search_tuner(sweep: Sweep, dataset: Dataset, run_dir: Path, budget_s: float | None, options: RunOptions,
+                 study: Any, folder: str = RAY_FOLDER) -> Any:
+    """A search phase's new Tuner; trials a killed driver left RUNNING in the study are failed first (no search
+    will tell them, and the constant liar would count them as pending forever)."""
+    if study is not None:
+        fail_abandoned(study, study_name(sweep))
+    storage_path = experiment_path(run_dir, options.results)
+    return tuners.build_tuner(sweep, dataset, storage_path, budget_s, tracking_callbacks(options, "search", run_dir),
+                              study, folder)
+
+
+def tracking_callbacks(options: RunOptions, phase: str, run_dir: Path | None = None) -> list[Any]:
+    """MLflow's callback with --mlflow; at a URI, the run folder's study mirrored there at every Tune snapshot."""
+    callbacks = [tracking.MLflowTrials(**options.tracking, phase=phase)] if options.tracking else []
+    if run_dir is not None and storage.is_uri(options.results):
+        callbacks.append(MirrorFiles(str(run_dir), options.results, (runfolder.STUDY_FILE,)))
+    return callbacks
 
 
 def study_storage(sweep: Sweep, run_dir: Path) -> Any:
@@ -253,14 +236,16 @@ def start_tracking(sweep: Sweep, run_dir: Path, options: RunOptions) -> None:
         return
     uri = tracking.mlflow_uri(options.mlflow, run_dir)
     options.tracking = tracking.start_parent(uri, sweep.name, sweep.name, run_dir, sweep.fixed_config())
-    _add_to_spec(run_dir, {"mlflow": options.tracking})
+    _add_to_spec(run_dir, {"mlflow": options.tracking}, options.results)
     print(f"MLflow: {uri} (experiment {sweep.name!r}); open it with mlflow ui --backend-store-uri {uri}"
           if uri.startswith("sqlite") else f"MLflow: {uri} (experiment {sweep.name!r})", flush=True)
 
 
-def _add_to_spec(run_dir: Path, entries: dict[str, Any]) -> None:
+def _add_to_spec(run_dir: Path, entries: dict[str, Any], results: str | None = None) -> None:
     resolved = runfolder.read_json(run_dir / SPEC_FILE) or {}
     runfolder.write_json(run_dir / SPEC_FILE, {**resolved, **entries})
+    if storage.is_uri(results):  # at once, as at the start: a --resume elsewhere reads it there
+        storage.upload(run_dir, results, [SPEC_FILE])
 
 
 def _fit(tuner: Any, phase: str, grids: list[tuple[str, Any]], ends: dict[str, TrialEnds],
@@ -306,14 +291,21 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
     if options.mlflow:
         tracking.check_reachable(options.mlflow)
     run_dir = prepare(sweep, sweep_path, options, planned)
-    changes = owncode.model_changes(sweep, dataset.image_shape, dataset.num_classes)
-    if changes:  # what tuner changed in a library model (torchvision, timm) to fit the data
-        _add_to_spec(run_dir, {"model_changes": changes})
-    _add_to_spec(run_dir, {"training_path": training_path})
+    changes = owncode.model_changes(sweep, dataset.image_shape, dataset.num_classes)  # a library model fitted
+    _add_to_spec(run_dir, {"training_path": training_path, **({"model_changes": changes} if changes else {})},
+                 options.results)
+    try:
+        return run_prepared(sweep, run_dir, dataset, options, warm)
+    except KeyboardInterrupt:  # before the search phase ran: the run folder is resumable (--resume starts it)
+        interrupted_run(run_dir, options.started, resumed=False)
+
+
+def run_prepared(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions,
+                 warm: warm_lib.WarmStart | None) -> tuple[Path, dict[str, Any]]:
     study = study_storage(sweep, run_dir)
     if warm is not None:
         warm_lib.give(sweep, study, warm)
-        _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)})
+        _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)}, options.results)
     try:
         print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
                                        run_dir / runfolder.RAY_LOG)), flush=True)
@@ -327,8 +319,7 @@ def run(sweep: Sweep, sweep_path: Path, options: RunOptions) -> tuple[Path, dict
         storage.check_visible_from_every_node(storage_path, "--results" if options.results else "the run folder")
     sweep = fit_to_local_resources(sweep, bool(options.address))
     deadline = options.deadline(sweep)
-    tuner = tuners.build_tuner(sweep, dataset, storage_path, seconds_left(deadline),
-                               tracking_callbacks(options, "search"), study)
+    tuner = search_tuner(sweep, dataset, run_dir, seconds_left(deadline), options, study)
     if study is not None:
         print(f"Optuna study: {run_dir / runfolder.STUDY_FILE} (optuna-dashboard {run_dir / runfolder.STUDY_FILE})",
               flush=True)
@@ -340,6 +331,13 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     """Continue a killed or interrupted sweep with Tuner.restore: finished trials stay, unfinished ones restart
     from their checkpoints. With more `rounds` than before (--resume RUN_DIR --num-samples N) the finished sweep
     grows: a new search round draws the trials it adds, then the confirm phase and the test evaluation run again."""
+    try:
+        return run_dir, resume_phases(run_dir, sweep, options, rounds)
+    except KeyboardInterrupt:
+        interrupted_run(run_dir, options.started, resumed=True)
+
+
+def resume_phases(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] | None) -> dict[str, Any]:
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
                                    run_dir / runfolder.RAY_LOG)), flush=True)
@@ -350,13 +348,17 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
     sweep = fit_to_local_resources(sweep, bool(options.address))
     if options.tracking:
         tracking.reopen(options.tracking)
-    tuner = tuners.restored_tuner(sweep, dataset, storage_path, RAY_FOLDER)
-    return run_dir, execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
+    study = study_storage(sweep, run_dir)
+    if storage.restorable(storage_path, RAY_FOLDER):
+        tuner = tuners.restored_tuner(sweep, dataset, storage_path, RAY_FOLDER, study)
+    else:  # killed before Ray Tune recorded the search phase: it starts again
+        tuner = search_tuner(sweep, dataset, run_dir, seconds_left(options.deadline(sweep)), options, study)
+    return execute(sweep, run_dir, dataset, options, tuner, resumed=True, rounds=rounds)
 
 
 def grow(run_dir: Path, saved: RunSpec, sweep: Sweep, num_samples: int) -> list[int]:
-    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all, saved in
-    spec.json (a later --resume finishes the same rounds)."""
+    """`--resume RUN_DIR --num-samples N`: the rounds after adding one that draws up to N trials in all; spec.json
+    records it when it starts (a later --resume finishes it; a grow that fails before leaves the sweep as it was)."""
     if sweep.search == "grid":
         raise UserError("--num-samples with --resume grows a random or Optuna search; a grid's trials are its points "
                         "(write a sweep file with more points or seeds)")
@@ -364,6 +366,4 @@ def grow(run_dir: Path, saved: RunSpec, sweep: Sweep, num_samples: int) -> list[
     if num_samples <= rounds[-1]:
         raise UserError(f"--num-samples {num_samples}: the sweep has drawn {rounds[-1]} trials already; give more to "
                         "grow it")
-    rounds.append(num_samples)
-    runfolder.write_json(run_dir / SPEC_FILE, {**saved.to_json(), "rounds": rounds})
-    return rounds
+    return [*rounds, num_samples]

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+
+INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
+
+
+def interrupt_signal() -> str:
+    """The name of the signal behind the KeyboardInterrupt being handled: SIGINT unless the command noted another."""
+    return INTERRUPTS.get("last") or "SIGINT"
+
 
 ENDED = ("TERMINATED", "ERROR")  # Ray Tune's own trial states (ray.tune.experiment.Trial), not tuner.status
 
@@ -24,10 +33,14 @@ class TrialEnds(Callback):
     current: TrialEnds | None = None  # the instance of the fit() running now (callbacks are restored by Tune)
 
     def __init__(self) -> None:
-        self.setup()
+        self._reset()
 
     def setup(self, *args: Any, **kwargs: Any) -> None:
-        """Called by Tune at the start of every fit(), a restored one too."""
+        """Called by Tune at the start of every fit(), a restored one too, once Tune's SIGINT handler is installed."""
+        self._reset()
+        self._watch_signals()
+
+    def _reset(self) -> None:
         self.ended: set[str] = set()
         self.ended_before: set[str] | None = None
         self.signal: str | None = None
@@ -36,7 +49,6 @@ class TrialEnds(Callback):
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         if self.ended_before is None:
             self.ended_before = {t.trial_id for t in trials if t.status in ENDED}
-            self._watch_signals()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ended.add(trial.trial_id)
@@ -48,9 +60,16 @@ class TrialEnds(Callback):
         return trial_id not in self.ended and trial_id not in (self.ended_before or set())
 
     def _watch_signals(self) -> None:
-        """Tune installed its SIGINT handler before the first step: note the signal, then let Tune stop as it
-        does for Ctrl-C. SIGTERM (a scheduler or `kill` ending the job) takes the same graceful path."""
+        """Tune installed its SIGINT handler before it set up its callbacks: note the signal, then let Tune stop as
+        it does for Ctrl-C. SIGTERM (a scheduler or `kill` ending the job) takes the same graceful path. Tune installs
+        the same handler for SIGUSR1 and puts the previous SIGINT handler back once it fired: a SIGINT handler that is
+        not Tune's any more means Ctrl-C came while Tune was starting."""
         tune_handler = signal.getsignal(signal.SIGINT)
+        tune_usr1 = signal.getsignal(signal.SIGUSR1) if hasattr(signal, "SIGUSR1") else None
+        if callable(tune_usr1) and tune_usr1 is not tune_handler \
+                and getattr(tune_usr1, "__name__", "") == "signal_interrupt_tune_run":
+            self.signal = "SIGINT"
+            return
         if not callable(tune_handler) or tune_handler is signal.default_int_handler:
             return
 
@@ -63,3 +82,27 @@ class TrialEnds(Callback):
             return
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+
+class MirrorFiles(Callback):
+    """A run at a URI: before Ray Tune syncs a snapshot of its experiment there, the run folder's files that changed
+    since (the Optuna journal) are copied there too, so the URI never holds a snapshot that knows trials its study
+    does not (a driver killed at any moment resumes at the URI). Tune asks every callback for its state at each
+    snapshot, before it syncs; this one has none to give."""
+
+    def __init__(self, run_dir: str, uri: str, names: tuple[str, ...]) -> None:
+        self.run_dir, self.uri, self.names = run_dir, uri, names
+        self.sent: dict[str, tuple[int, int]] = {}
+
+    def get_state(self) -> None:
+        from tuner.sweep import storage
+
+        for name in self.names:
+            path = Path(self.run_dir) / name
+            if not path.exists():
+                continue
+            stamp = (path.stat().st_size, path.stat().st_mtime_ns)
+            if self.sent.get(name) != stamp:
+                storage.upload(Path(self.run_dir), self.uri, [name])
+                self.sent[name] = stamp
+        return None

@@ -141,3 +141,25 @@ def _remove_marker(location: str, marker: str) -> None:
             (Path(location) / marker).unlink(missing_ok=True)
     except Exception:  # a marker left behind is harmless
         pass
+
+
+EXPERIMENT_STATE_PREFIX = "experiment_state-"  # Ray Tune's snapshot of an experiment: what Tuner.restore needs
+
+
+def restorable(location: str, folder: str) -> bool:
+    """Whether Ray Tune snapshotted the experiment `folder` at `location` (a URI or a local path) at least once, so
+    that Tuner.restore can continue it. A folder a driver killed while Tune was starting left with tuner.pkl and no
+    snapshot is removed: the phase starts again."""
+    import pyarrow.fs
+
+    fs, path = _filesystem(location)
+    target = f"{path.rstrip('/')}/{folder}"
+    try:
+        entries = fs.get_file_info(pyarrow.fs.FileSelector(target, allow_not_found=True))
+    except Exception as exc:
+        raise UserError(f"cannot read {location}: {exc}") from None
+    if any(e.base_name.startswith(EXPERIMENT_STATE_PREFIX) and e.base_name.endswith(".json") for e in entries):
+        return True
+    if entries:
+        fs.delete_dir(target)
+    return False

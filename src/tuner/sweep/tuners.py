@@ -14,6 +14,7 @@ from tuner.sweep import owncode, storage
 from tuner.sweep.budget import confirm_trial_epochs, expected_trial_epochs
 from tuner.sweep.lifecycle import TrialEnds
 from tuner.sweep.progress import ProgressLine
+from tuner.sweep.restore import search_generator
 from tuner.sweep.spec import Sweep
 from tuner.sweep.trainable import run_trial
 from tuner.sweep.writer import confirm_pairs, trial_dirname
@@ -67,13 +68,22 @@ def run_config(sweep: Sweep, storage_path: str, name: str, total: int, expected_
         checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
 
 
-def restored_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, folder: str) -> Any:
+def restored_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, folder: str, study: Any = None) -> Any:
     """A Tune experiment that started before: finished trials stay, unfinished ones continue from their
-    checkpoints, errored ones stay errored (their retries were spent)."""
+    checkpoints, errored ones stay errored (their retries were spent). An Optuna search phase (`study`: the run
+    folder's journal as it is now) gets its search algorithm built anew on that journal, then restored from Ray's
+    snapshot (tuner.search.optuna_search: the pickled one names the journal's old absolute path)."""
     from ray import tune
 
-    return tune.Tuner.restore(f"{storage_path}/{folder}", trainable=trainable(sweep, dataset),
-                              resume_unfinished=True, resume_errored=False, restart_errored=False)
+    tuner = tune.Tuner.restore(f"{storage_path}/{folder}", trainable=trainable(sweep, dataset),
+                               resume_unfinished=True, resume_errored=False, restart_errored=False)
+    local = getattr(tuner, "_local_tuner", None)  # Tuner.restore takes no search_alg; absent with a ray:// client
+    if study is not None and local is not None:
+        limit = local._tune_config.max_concurrent_trials
+        local._tune_config.search_alg = search_generator(search.search_algorithm(sweep, study),
+                                                         f"{storage_path}/{folder}", limit)
+        local._tune_config.max_concurrent_trials = None  # the generator holds the limit
+    return tuner
 
 
 def confirm_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, grids: list[tuple[str, Any]],
