@@ -1,27 +1,27 @@
 """Issue 19: what others can read. Ray's dashboard token is its owner's only; spec.json, run.json and everything
 uploaded hold no credential."""
 
+import os
 import stat
-
-import ray
-
-from tuner.sweep import ray_session
+import subprocess
+import sys
 
 
-def test_starting_ray_makes_its_auth_token_the_owners_only_and_says_so_once(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    try:
-        ray_session.start_ray(None, dashboard=False)
-    finally:
-        ray.shutdown()
+
+def test_starting_ray_makes_its_auth_token_the_owners_only_and_says_so_once(tmp_path):
+    """In a process of its own: Ray keeps the token it read in the process, so a second Ray started in the test
+    process under another HOME could not authenticate."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE", "RAY_ADDRESS")}
+    env["HOME"] = str(tmp_path)
+    script = ("import ray; from tuner.sweep import ray_session\n"
+              "try:\n    ray_session.start_ray(None, dashboard=False)\nfinally:\n    ray.shutdown()\n"
+              "ray_session.protect_auth_token()\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
     token = tmp_path / ".ray" / "auth_token"
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
     assert stat.S_IMODE(token.parent.stat().st_mode) & 0o077 == 0  # tuner made the folder: not listable by others
-    assert capsys.readouterr().err.count(f"made {token}") == 1
-    ray_session.protect_auth_token()  # already private: nothing to say
-    assert f"made {token}" not in capsys.readouterr().err
+    assert done.stderr.count(f"made {token}") == 1  # the second call found it private: nothing to say
 
 
 def test_redact_hides_userinfo_and_secret_query_values_and_keeps_the_rest():
