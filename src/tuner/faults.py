@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.runfolder import STUDY_FILE, TEST_LOG, TRIAL_DIR_PREFIX, TRIALS_FILE
+from tuner.status import Status
 
 SOAK_SWEEP = """from ray import tune
 from tuner import Sweep
@@ -126,7 +127,7 @@ def _count(bucket: Path) -> dict[str, Any]:
             recorded.add(result.parent.name.removeprefix(TRIAL_DIR_PREFIX))
             twice += len(epochs) - len(set(epochs))
     listed = set(trials["trial_id"].astype(str))
-    lost = len(recorded - listed) + int((trials["status"] == "ERROR").sum())
+    lost = len(recorded - listed) + int((trials["status"] == Status.ERROR).sum())
     log = bucket / TEST_LOG
     evaluations = len(log.read_text().splitlines()) if log.exists() else 0
     return {"trials": len(trials), "trials_lost": lost, "epochs_twice": twice, "test_evaluations": evaluations,

@@ -30,6 +30,7 @@ from tuner import select
 from tuner.errors import UserError
 from tuner.runfolder import HISTORY_FILE, RUN_FILE, SPEC_FILE, SWEEP_FILE, TRIALS_FILE
 from tuner.status import ENDED_BY_ITSELF as REPLAYABLE  # a table holds whole curves only
+from tuner.status import Status
 
 TEST_FILE = "test.csv"  # a packed table's test accuracy per trial
 PACKED_FILES = (SPEC_FILE, SWEEP_FILE, TRIALS_FILE, HISTORY_FILE, TEST_FILE, RUN_FILE)
@@ -277,7 +278,7 @@ def _build(path: Path, spec: dict[str, Any], trials: pd.DataFrame, history: pd.D
         if epochs != list(range(1, int(row["epochs"]) + 1)) or not epochs:
             raise UserError(f"table {path}: trial {trial_id} has epochs {epochs[:3]}{'...' if len(epochs) > 3 else ''}"
                             f" in history.csv but {int(row['epochs'])} in trials.csv: a missing epoch")
-        if row["status"] == "TERMINATED" and len(epochs) != max_epochs:
+        if row["status"] == Status.TERMINATED and len(epochs) != max_epochs:
             raise UserError(f"table {path}: trial {trial_id} is TERMINATED after {len(epochs)} of {max_epochs} epochs")
         values = {k: _norm(row[f"config/{k}"]) for k in keys}
         key = tuple(values[k] for k in keys)
