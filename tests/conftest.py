@@ -22,10 +22,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    """A local Ray with 2 CPUs for one test module (tests/test_fault_tolerance.py starts one per test instead)."""
+def local_ray(tmp_path_factory):
+    """A local Ray with 2 CPUs for one test module (tests/test_fault_tolerance.py starts one per test instead). Its
+    workers take the environment as it is here, so the session's cache folder is set first: trials then read and
+    write the same caches as the test (the data cache, the training paths' verdicts), never ~/.cache."""
     import ray
 
+    os.environ["TUNER_CACHE"] = str(tmp_path_factory.getbasetemp() / "data-cache")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()

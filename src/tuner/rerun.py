@@ -26,10 +26,11 @@ from tuner.runfolder import HISTORY_FILE, SPEC_FILE, training_values
 from tuner.train import datasets, usercode
 from tuner.train.config import TrainConfig
 from tuner.train.loop import fit
+from tuner.train.paths import pinned
 
 
-def trial_record(run_dir: Path, trial_id: str) -> tuple[dict[str, Any], int | None]:
-    """The trial's Tune config and the thread count it trained on."""
+def trial_record(run_dir: Path, trial_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trial's Tune config, and how it trained: the thread count and training path of its first result."""
     folders = runfolder.trial_folders(run_dir, trial_id)
     if not folders:
         known = sorted(runfolder.trial_id_of(p) for p in runfolder.trial_folders(run_dir))
@@ -39,12 +40,9 @@ def trial_record(run_dir: Path, trial_id: str) -> tuple[dict[str, Any], int | No
         config = json.loads((folder / "params.json").read_text())
     except (OSError, ValueError) as exc:
         raise UserError(f"{folder}: cannot read its configuration (params.json): {exc}") from None
-    threads = None
     results = folder / "result.json"
-    if results.exists():
-        first = next((line for line in results.read_text().splitlines() if line.strip()), "")
-        threads = json.loads(first).get("threads") if first else None
-    return config, threads
+    first = next((line for line in results.read_text().splitlines() if line.strip()), "") if results.exists() else ""
+    return config, json.loads(first) if first else {}
 
 
 def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str = "cpu",
@@ -53,7 +51,7 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
     if not (run_dir / SPEC_FILE).exists():
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
     saved = runfolder.read_spec(run_dir)
-    config, threads = trial_record(run_dir, trial_id)
+    config, first = trial_record(run_dir, trial_id)
     usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, training_values(config).get("model"),
                                saved.sweep.get("data"))  # the sweep file's own model or data functions
     values = training_values(config)
@@ -62,9 +60,11 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
             raise UserError(f"--epochs must be at least 1, got {epochs}")
         values["epochs"] = epochs
     cfg = TrainConfig.from_dict({**values, "device": device})
+    if first.get("training_path"):  # the precision and layout it trained on, not what the cache says today
+        cfg = pinned(cfg, first["training_path"])
     dataset = datasets.load_sized(saved.sweep.get("data", cfg.data), int(saved.sweep.get("subset") or 0), data_dir)
-    if threads:
-        torch.set_num_threads(int(threads))
+    if first.get("threads"):
+        torch.set_num_threads(int(first["threads"]))
     records: list[dict[str, Any]] = []
     recorded = _history(run_dir, trial_id)
 

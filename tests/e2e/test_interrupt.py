@@ -72,6 +72,9 @@ def test_ctrl_c_mid_sweep_interrupts_and_resume_tests_once(tmp_path):
         epochs = [r["epoch"] for r in after[trial_id]]
         last_before = before[trial_id][-1]["epoch"]
         assert epochs[:len(before[trial_id])] == [r["epoch"] for r in before[trial_id]]
+        if last_before < 5 and len(epochs) == len(before[trial_id]):
+            continue  # ASHA may stop a trial at the rung (epoch 1 or 4) it had just reached as the signal came
+        assert len(epochs) > len(before[trial_id]), (trial_id, epochs)  # past the last rung: it trains on
         # the epoch reported as Tune stopped may not have had its checkpoint registered yet: at most it is redone
         assert epochs[len(before[trial_id])] in (last_before, last_before + 1), epochs
     history = pd.read_csv(out / "history.csv")

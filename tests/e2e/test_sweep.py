@@ -326,6 +326,18 @@ def test_a_config_error_that_reaches_a_trial_ends_it_once_and_the_sweep_goes_on(
     assert "divisible by heads 4" in line and f"errors/{vit}.txt" in line and "1 ERROR" in line  # as it happens
 
 
+def _cache_a_verdict_against(trained_on: str, cfg: TrainConfig, dataset) -> None:
+    """The training-path cache says another path than `trained_on` is fastest here (where another exists)."""
+    from tuner.train import paths
+
+    names = [p.name for p in paths.candidates(cfg, torch.device("cpu"))]
+    config = paths.config_key(cfg, dataset.image_shape, dataset.num_classes)
+    for threads in (1, 2, torch.get_num_threads()):
+        where = {**paths.machine(torch.device("cpu")), "threads": threads}
+        timings = {name: {"ms": 100.0 if name == trained_on else 1.0, "loss": 2.3, "finite": True} for name in names}
+        paths.write_entry(paths.entry_key(where, config), {"machine": where, "config": config, "timings": timings})
+
+
 def test_rerun_retrains_one_trial_outside_ray_and_matches_it_epoch_for_epoch(local_ray, tmp_path, capsys):
     from tuner import rerun
 
@@ -335,6 +347,10 @@ def test_rerun_retrains_one_trial_outside_ray_and_matches_it_epoch_for_epoch(loc
                       max_epochs=3)
     """, "--no-report")
     trial_id = pd.read_csv(out / "trials.csv").iloc[1]["trial_id"]
+    config, first = rerun.trial_record(out, trial_id)
+    trained_on = first["training_path"]  # the precision and layout the trial trained on, in its results
+    cfg = TrainConfig.from_dict({**config, "device": "cpu"})
+    _cache_a_verdict_against(trained_on, cfg, data_lib.load("synthetic"))  # as if a later sweep measured otherwise
     capsys.readouterr()
     assert rerun.main([str(out), trial_id]) == 0
     printed = capsys.readouterr().out

@@ -52,3 +52,32 @@ def test_a_checkpoint_with_another_pickled_object_is_refused_and_nothing_runs(tm
         torch.load(tmp_path / "state.pt", weights_only=True)
     torch.load(tmp_path / "state.pt", weights_only=False)
     assert marker.exists()
+
+
+def test_a_resumed_run_trains_on_the_path_it_started_on_whatever_the_cache_says_now():
+    """A trial resumed after a kill goes on bit for bit, though another sweep may have cached another verdict for
+    its configuration in between."""
+    from tuner.train import datasets, paths
+    from tuner.train.config import TrainConfig
+
+    cfg = TrainConfig.from_dict({"data": "synthetic", "model": "mlp", "hidden": (16,), "batch_size": 200,
+                                 "epochs": 2, "device": "cpu"})
+    dataset = datasets.load("synthetic")
+    names = [p.name for p in paths.candidates(cfg, torch.device("cpu"))]
+    if len(names) < 2:
+        pytest.skip("this CPU offers one training path only: no other verdict can be cached")
+
+    def cache_fastest(fastest: str) -> None:
+        config = paths.config_key(cfg, dataset.image_shape, dataset.num_classes)
+        where = paths.machine(torch.device("cpu"))
+        timings = {n: {"ms": 1.0 if n == fastest else 100.0, "loss": 2.3, "finite": True} for n in names}
+        paths.write_entry(paths.entry_key(where, config), {"machine": where, "config": config, "timings": timings})
+
+    cache_fastest(names[0])
+    states = []
+    whole = train.fit(cfg, dataset, on_epoch=lambda record, state: states.append(state()))
+    assert states[0]["training_path"] == names[0]
+    cache_fastest(names[1])  # measured otherwise since
+    resumed = train.fit(cfg, dataset, resume=states[0])
+    assert resumed.history[-1]["val_loss"] == whole.history[-1]["val_loss"]
+    assert resumed.state["training_path"] == names[0]

@@ -58,9 +58,11 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
 
     def report(record: dict[str, Any], state: Any) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            torch.save(state(), Path(folder) / STATE_FILE)
+            saved = state()
+            torch.save(saved, Path(folder) / STATE_FILE)
             metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
-                       "threads": torch.get_num_threads()}  # `tuner rerun` trains on as many to match it
+                       "threads": torch.get_num_threads(),  # `tuner rerun` trains on as many, on the same path
+                       "training_path": saved["training_path"]}
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:

@@ -33,6 +33,7 @@ from tuner.train import models, optim
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig
 from tuner.train.device import Normalizer, autocast, prepare_splits, resolve_device
+from tuner.train.paths import pinned
 from tuner.train.paths import resolve as resolve_path
 from tuner.train.evaluation import evaluate
 
@@ -113,7 +114,7 @@ class Run:
         state = {"epoch": self.epoch, "config": self.cfg.to_dict(), "rng": rng,
                  "tracker": copy.deepcopy(self.tracker.__dict__), "best_model": _clone_state(self.best_weights),
                  "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
-                 "num_classes": self.num_classes}
+                 "num_classes": self.num_classes, "training_path": self.choice.path.name}
         if not self.cfg.restore_best:  # the run ends with its last weights: keep them
             state["model"] = _clone_state(self.model.state_dict())
         if _last_status(self) == FitEnd.RUNNING:
@@ -252,6 +253,8 @@ def fit(config: TrainConfig | dict[str, Any], data: Dataset | None = None, on_ep
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     validate(cfg)
     dataset = data if data is not None else datasets.load(cfg.data, data_dir)
+    if resume is not None and resume.get("training_path"):  # go on as it started, bit for bit
+        cfg = pinned(cfg, resume["training_path"])
     run = Run(cfg, dataset)
     if resume is not None:
         run.restore(resume)

@@ -235,6 +235,14 @@ def rule(cfg: TrainConfig, device: torch.device) -> Path:
     return Path(resolve_precision(cfg, device), use_channels_last(cfg, device), bool(cfg.compile))
 
 
+def pinned(cfg: TrainConfig, name: str) -> TrainConfig:
+    """cfg held to the path named (`Path.name`): a resumed or rerun trial trains on the path it started on, whatever
+    the cache says now (another sweep may have measured since)."""
+    path = Path.parse(name)
+    return cfg.replace(precision=path.precision, channels_last="on" if path.channels_last else "off",
+                       compile=path.compile)
+
+
 def explicit(cfg: TrainConfig) -> bool:
     return cfg.precision != "auto" and cfg.channels_last != "auto" and cfg.compile is not None
 
