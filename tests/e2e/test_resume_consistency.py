@@ -16,7 +16,7 @@ import pytest
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from sweep_helpers import TINY, trial_results, write_sweep
+from sweep_helpers import TINY, write_sweep
 from test_fault_tolerance import SLOW_TRIALS, Watch
 from tuner.runfolder import STUDY_FILE
 
