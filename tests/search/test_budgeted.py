@@ -53,6 +53,7 @@ SCHEDULES = {
     "cosine": {"scheduler": "cosine", "min_lr": 1e-4},
     "onecycle": {"scheduler": "onecycle"},
     "step": {"scheduler": "step", "step_size": 9, "gamma": 0.5},
+    "step past the end": {"scheduler": "step", "step_size": 30, "gamma": 0.5},
     "exponential": {"scheduler": "exponential", "gamma": 0.8},
     "cyclic": {"scheduler": "cyclic", "cycle_epochs": 4.5},
     "warmup + cosine": {"scheduler": "cosine", "warmup_epochs": 3},
@@ -75,15 +76,36 @@ def test_a_schedule_laid_over_a_rung_ends_where_the_full_schedule_ends(name, bud
     assert laid_over(values, 27, 27) == {}
 
 
+def test_a_rung_trial_keeps_the_searched_settings_and_its_schedule_ends_where_the_full_one_does():
+    """Paired keys included (`scheduler+gamma`, as the shipped S1 table searches them): the trial's configuration,
+    and so trials.csv and a replay's lookup, hold the searched gamma; the schedule the trial builds is laid over its
+    rung and ends at the full schedule's rate."""
+    from ray import tune
+
+    from tuner.runfolder import training_values
+
+    pairs = [("step", 0.1), ("exponential", 0.9)]
+    found = searcher(8, space={"scheduler+gamma": tune.choice(pairs), "lr": tune.loguniform(1e-3, 1e-1)},
+                     fixed={"step_size": 3})
+    for number in range(8):
+        config = found.suggest(f"t{number}")
+        assert tuple(config["scheduler+gamma"]) in pairs and config["epochs"] == 1
+        values = {k: v for k, v in training_values({**found.fixed, **config}).items() if k != "lr"}
+        short = TrainConfig.from_dict({**values, "lr": 0.1})
+        full = TrainConfig.from_dict({**values, "lr": 0.1, "epochs": 9, "schedule_for": 0})
+        assert short.gamma == full.gamma  # the searched value, not a laid-over one
+        assert final_lr(short)[1] == pytest.approx(final_lr(full)[1], rel=1e-6), config
+
+
 class Trial:
     def __init__(self, searcher, trial_id):
         self.id, self.config = trial_id, searcher.suggest(trial_id)
 
 
-def searcher(num_samples, **fields):
+def searcher(num_samples, space=None, **fields):
     from ray import tune
 
-    sweep = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-4, 1.0)}, num_samples=num_samples,
+    sweep = Sweep(search="budgeted", space=space or {"lr": tune.loguniform(1e-4, 1.0)}, num_samples=num_samples,
                   max_epochs=9, search_seed=0, **fields)
     found = budgeted_searcher_class()(sweep)
     found.set_search_properties("val_acc", "max", sweep.param_space())

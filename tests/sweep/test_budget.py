@@ -53,7 +53,8 @@ def test_a_budget_of_two_and_a_half_epochs_trains_one_configuration_two_epochs_l
         schedule = optim.Schedule(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01), cfg, 5)
         total = getattr(schedule.main, "total_steps", None) or schedule.main.T_max * 5
         assert total == 2 * 5, scheduler
-    assert planned.fixed["step_size"] == 2  # StepLR's 10 epochs of 10 become 2 of 2
+    step = TrainConfig.from_dict({**planned.fixed_config(), "scheduler": "step", "step_size": 10, "lr": 0.01})
+    assert step.scheduled().step_size == 2  # StepLR's 10 epochs of 10 become 2 of 2, searched or fixed
 
 
 def test_a_generous_budget_leaves_the_sweep_as_written():

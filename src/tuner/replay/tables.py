@@ -347,7 +347,7 @@ def load_budgets(full: Table, locations: list[str]) -> dict[int, Table]:
 def _settings(table: Table) -> dict[str, Any]:
     """The fixed settings of a table's sweep that must match across budgets (the ones laid over the budget aside)."""
     return {k: v for k, v in (table.sweep.get("fixed") or {}).items()
-            if k not in ("epochs", "step_size", "cycle_epochs")}
+            if k not in ("epochs", "schedule_for", "step_size", "cycle_epochs")}
 
 
 # ---------------------------------------------------------------- describing

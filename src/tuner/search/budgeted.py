@@ -1,8 +1,9 @@
 """Budgeted successive halving (search="budgeted"): rungs that finish their schedule.
 
 A configuration evaluated at a rung of budget b is a trial of its own, trained b epochs with its learning-rate
-schedule laid over those b epochs (TrainConfig.epochs = b; step_size, cycle_epochs and an exponential gamma scaled
-by tuner.train.config.laid_over), so a slow starter whose rate has not decayed is judged at the end of a
+schedule laid over those b epochs (TrainConfig.epochs = b, schedule_for = max_epochs: step_size, cycle_epochs,
+warmup_epochs and a step or exponential gamma are scaled by tuner.train.config.laid_over as the schedule is built,
+while the trial's configuration, and trials.csv, keep the values searched), so a slow starter whose rate has not decayed is judged at the end of a
 schedule, not in its first epochs. Rungs are at budgets b, b*eta, b*eta^2, ... below max_epochs, and max_epochs
 (`rung_budgets`: b = grace_period, eta = reduction_factor).
 
@@ -30,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from tuner import select
 from tuner.runfolder import RUNG_KEY
-from tuner.train.config import laid_over
 
 if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
@@ -175,8 +175,8 @@ def budgeted_searcher_class() -> type:
             self.trials[trial_id] = (index, rung)
             epochs = self.rungs[rung]
             params = self.configs[index]
-            return {**params, **laid_over({**self.fixed, **params}, epochs, self.full_epochs), "epochs": epochs,
-                    RUNG_KEY: rung}
+            short = {"schedule_for": self.full_epochs} if epochs < self.full_epochs else {}
+            return {**params, **short, "epochs": epochs, RUNG_KEY: rung}
 
         def _draw(self) -> dict[str, Any]:
             """A new configuration: TPE on the highest rung with enough results, else (and a random share) random."""

@@ -14,7 +14,8 @@ to it before it starts:
   (and the confirm phase, while it costs at most a third of the budget) fit.
 
 Where the plan shortens training, every schedule is laid out over the epochs the trial gets (cosine and
-onecycle over TrainConfig.epochs; step_size and cycle_epochs scaled with it), and trials.csv records them.
+onecycle over TrainConfig.epochs; step_size, cycle_epochs, warmup_epochs and a step or exponential gamma laid over
+them by TrainConfig.schedule_for), and trials.csv records them.
 The budget stays a hard limit too: Tune stops whatever still runs when it ends, and the best trial so far is
 chosen and tested.
 """
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuner.errors import UserError
-from tuner.runfolder import key_parts
 from tuner.search import BUDGETED_SEARCHES
 from tuner.search.budgeted import sweep_rungs
 from tuner.search.space import candidate_configs, is_grid
@@ -210,17 +210,12 @@ def _as_searchable(sweep: Sweep) -> Any:
 
 
 def _scaled_schedule(sweep: Sweep, epochs: int) -> dict[str, Any]:
-    """step_size and cycle_epochs are in epochs: scale them with the shortened run (unless they are searched)."""
-    fixed = dict(sweep.fixed)
+    """Every schedule laid over the shortened run: the settings written for max_epochs (step_size, gamma,
+    cycle_epochs, warmup_epochs; searched or fixed) are laid over `epochs` as each trial builds its schedule
+    (TrainConfig.schedule_for, tuner.train.config.laid_over), so it ends at the rate the full run would."""
     if epochs >= sweep.max_epochs:
-        return fixed
-    ratio = epochs / sweep.max_epochs
-    defaults = TrainConfig()
-    searched = {part for key in sweep.space_keys for part in key_parts(key)}
-    for key, scale in (("step_size", lambda v: max(1, round(v * ratio))), ("cycle_epochs", lambda v: v * ratio)):
-        if key not in searched:
-            fixed[key] = scale(fixed.get(key, getattr(defaults, key)))
-    return fixed
+        return dict(sweep.fixed)
+    return {**sweep.fixed, "schedule_for": sweep.fixed.get("schedule_for") or sweep.max_epochs}
 
 
 # ---------------------------------------------------------------- on this machine

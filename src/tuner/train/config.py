@@ -63,6 +63,8 @@ class TrainConfig:
     scheduler_interval: str = "auto"  # auto (the scheduler's own) | batch | epoch; forcing the wrong one
     #                                   reproduces the studies' stuck runs
     warmup_epochs: int = 0  # linear warmup from lr/10 for none/step/exponential/cosine/plateau
+    schedule_for: int = 0  # the epochs step_size, gamma, cycle_epochs and warmup_epochs are written for (0: epochs);
+    #                        a run of fewer epochs lays them over its own (laid_over): a budgeted search's short rung
     # ---- loop
     epochs: int = 10  # maximum epochs
     batch_size: int = 128  # training batch size
@@ -102,6 +104,12 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+    def scheduled(self) -> TrainConfig:
+        """The settings the learning-rate schedule runs with: those written for `schedule_for` epochs laid over
+        `epochs` when the run is shorter (so its last rate is the full schedule's), else these."""
+        changed = laid_over(self.to_dict(), self.epochs, self.schedule_for) if self.schedule_for else {}
+        return self.replace(**changed) if changed else self
 
 
 MODEL_ARG_PREFIX = "model."  # `model.depth` in a space, `fixed` or --set reaches a model factory as depth=...
@@ -277,7 +285,7 @@ def laid_over(values: dict[str, Any], epochs: int, full_epochs: int) -> dict[str
         step_size = int(values.get("step_size", defaults.step_size))
         short = max(1, round(step_size * ratio))
         full_steps, steps = (full_epochs - warmup) // step_size, (epochs - changed.get("warmup_epochs", 0)) // short
-        changed["step_size"] = short
+        changed["step_size"] = short if full_steps else epochs + 1  # the full schedule never steps: nor does this
         if full_steps and steps and full_steps != steps:
             changed["gamma"] = (0.1 if gamma is None else float(gamma)) ** (full_steps / steps)
     elif scheduler == "cyclic":

@@ -102,6 +102,7 @@ class Schedule:
     The settings are checked by tuner.train.checks.validate (warm-up with a per-batch schedule, plateau per batch, ...)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+        cfg = cfg.scheduled()
         kind = scheduler_kind(cfg.scheduler)
         self.optimizer = optimizer
         self.per_batch = kind.per_batch if cfg.scheduler_interval == "auto" else cfg.scheduler_interval == "batch"
