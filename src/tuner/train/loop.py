@@ -31,7 +31,7 @@ from tuner.train import datasets
 from tuner.train.data import Dataset
 from tuner.train import models, optim
 from tuner.train.checks import validate
-from tuner.train.config import TrainConfig
+from tuner.train.config import PERTURBABLE, TrainConfig
 from tuner.train.device import Normalizer, autocast, prepare_splits, resolve_device
 from tuner.train.paths import pinned
 from tuner.train.paths import resolve as resolve_path
@@ -146,10 +146,10 @@ class Run:
 
     def rebase(self, state: dict[str, Any]) -> None:
         """A population-based scheduler restarts a trial from a state (its own or another trial's, named by
-        state[COPIED_FROM]) with new values of optim.PERTURBABLE in self.cfg: they go on the restored optimizer,
+        state[COPIED_FROM]) with new values of PERTURBABLE in self.cfg: they go on the restored optimizer,
         the schedule continues with them (optim.rebase), and the change joins tracker.path."""
         old = state["config"]
-        changed = {k: [old.get(k), getattr(self.cfg, k)] for k in optim.PERTURBABLE
+        changed = {k: [old.get(k), getattr(self.cfg, k)] for k in PERTURBABLE
                    if old.get(k) != getattr(self.cfg, k)}
         if "optimizer" not in state or not (changed or state.get(COPIED_FROM)):
             return

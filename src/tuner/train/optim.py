@@ -17,11 +17,10 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler as lrs
 
-from tuner.train.config import TrainConfig
+from tuner.train.config import PERTURBABLE, TrainConfig
 from tuner.errors import unknown_name
 
 Params = Iterable[torch.nn.Parameter]
-PERTURBABLE = ("lr", "momentum", "weight_decay")  # what a population-based scheduler may change mid-run (rebase)
 
 
 def _sgd(params: Params, cfg: TrainConfig) -> torch.optim.Optimizer:
