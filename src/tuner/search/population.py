@@ -64,9 +64,7 @@ def while_running(cls: type) -> type:
 
     class Scheduler(cls):
         def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-            from ray.tune.execution.tune_controller import TuneController
-
-            if not isinstance(tune_controller, TuneController):
+            if not hasattr(tune_controller, "_schedule_trial_save"):  # tuner.replay's virtual controller: no trials
                 raise UserError(NOT_REPLAYABLE)
             super().on_trial_add(tune_controller, trial)
 

@@ -62,7 +62,7 @@ class Sweep:
     space: dict[str, Any] | Callable[[Any], dict[str, Any] | None] = field(default_factory=dict)
     search: str = "random"  # grid | random | optuna (TPE) | optuna-tpe | ray-optuna (tuner.search.SEARCHES)
     search_options: dict[str, Any] = field(default_factory=dict)  # Optuna sampler settings, e.g. n_startup_trials
-    trial_scheduler: str = "none"  # early stopping: none | asha | hyperband | median | ... (docs/search.md: replays
+    trial_scheduler: str = "none"  # none | asha | hyperband | median | pbt | pb2 | ... (docs/search.md: replays
     #   of recorded sweeps found early stopping cutting slow starters that end best; "none" lets every trial finish)
     scheduler_options: dict[str, Any] = field(default_factory=dict)  # trial_scheduler pbt/pb2: perturbation_interval,
     #   hyperparam_mutations (pb2: hyperparam_bounds; default: the space's ranges of lr, momentum, weight_decay),
