@@ -92,9 +92,9 @@ def pb2(sweep: Sweep) -> Any:
     from ray.tune.schedulers.pb2 import PB2
 
     options = sweep.scheduler_options
-    return while_running(PB2)(time_attr="epoch", perturbation_interval=perturbation_interval(sweep), hyperparam_bounds=bounds(sweep),
-               quantile_fraction=options.get("quantile_fraction", 0.25), synch=options.get("synch", False),
-               log_config=False)
+    return while_running(PB2)(
+        time_attr="epoch", perturbation_interval=perturbation_interval(sweep), hyperparam_bounds=bounds(sweep),
+        quantile_fraction=options.get("quantile_fraction", 0.25), synch=options.get("synch", False), log_config=False)
 
 
 def checkpoints_to_keep(sweep: Sweep) -> int:
@@ -118,10 +118,13 @@ def check(sweep: Sweep, fail: Callable[[str], None]) -> None:
     if sweep.search not in SEARCHES:
         fail(f"trial_scheduler={name!r} runs with search 'random' or 'grid' (Ray allows no search algorithm beside "
              f"it), not {sweep.search!r}")
-    interval = sweep.scheduler_options.get("perturbation_interval", 1)
-    if not isinstance(interval, int) or isinstance(interval, bool) or not 1 <= perturbation_interval(sweep) < sweep.max_epochs:
+    interval = sweep.scheduler_options.get("perturbation_interval", perturbation_interval(sweep))
+    if not isinstance(interval, int) or isinstance(interval, bool) or not 1 <= interval < sweep.max_epochs:
         fail(f"scheduler_options: perturbation_interval must be an integer from 1 to max_epochs - 1 "
-             f"({sweep.max_epochs - 1}), got {sweep.scheduler_options.get('perturbation_interval', 1)!r}")
+             f"({sweep.max_epochs - 1}), got {interval!r}")
+    for key in ("hyperparam_mutations", "hyperparam_bounds"):
+        if not isinstance(sweep.scheduler_options.get(key, {}), dict):
+            fail(f"scheduler_options: {key} must be a dict keyed by hyperparameter")
     fraction = sweep.scheduler_options.get("quantile_fraction", 0.25)
     if not isinstance(fraction, (int, float)) or not 0 < fraction <= 0.5:
         fail(f"scheduler_options: quantile_fraction must be in (0, 0.5], got {fraction!r}")
