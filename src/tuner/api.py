@@ -6,6 +6,7 @@
     run.best                                                          # configuration, val metric mean ± std, test
     model = run.model()                                               # the chosen weights in your architecture
     run.report()                                                      # report.html
+    run.pareto                                                        # objectives=[...]: the Pareto front
     tuner.load_run("runs/own_model-20261206-101500")                  # the same Run for a finished folder
 
 A Sweep defined in a script (`python my_sweep.py` calling tuner.run) is recorded as that script: the run folder's
@@ -112,6 +113,12 @@ class Run:
     @property
     def best(self) -> Best | None:
         return Best.from_json(self.data.best) if self.data.best else None
+
+    @property
+    def pareto(self) -> Any:
+        """A multi-objective sweep's configurations (pandas, rule order): the mean of each objective, `pareto` (not
+        dominated) and `chosen`; `run.pareto[run.pareto["pareto"]]` is the front. Empty for one objective."""
+        return self.data.pareto
 
     def model(self, device: str = "cpu") -> Any:
         """The chosen configuration's architecture with its tested weights (best_model.pt), in eval mode. It takes

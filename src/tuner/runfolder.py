@@ -197,6 +197,7 @@ def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
         row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
         row["seed"] = config.get("seed", 0)
         row["num_params"] = _last_int(epochs, "num_params")
+        row["latency_ms"] = _last_float(epochs, "latency_ms")  # measured once the run ended by itself
         row.update({"phase": phase, "round": number, "error": record.error, "failures": record.failures})
         trials.append(row)
         for epoch in epochs.to_dict("records"):
@@ -219,6 +220,11 @@ def _last_int(epochs: pd.DataFrame, column: str) -> int | None:
     if not len(epochs) or column not in epochs or pd.isna(epochs[column].iloc[-1]):
         return None
     return int(epochs[column].iloc[-1])
+
+
+def _last_float(epochs: pd.DataFrame, column: str) -> float:
+    values = epochs[column].dropna() if column in epochs else ()
+    return float(values.iloc[-1]) if len(values) else math.nan
 
 
 def records_from_results(run_dir: Path, spec: RunSpec) -> list[TrialRecord]:
@@ -283,6 +289,11 @@ class RunSpec:
     @property
     def mode(self) -> str:
         return select.direction(self.metric) if self.metric in select.METRICS else str(self.sweep.get("mode", "max"))
+
+    @property
+    def objectives(self) -> list[str]:
+        """A multi-objective sweep's metrics, the first its metric; empty for a single-objective sweep."""
+        return select.objective_names(self.sweep.get("objectives"))
 
     @property
     def max_epochs(self) -> int:

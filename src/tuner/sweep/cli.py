@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import runfolder
-from tuner.analysis.text import chosen_text, ranking_table
+from tuner.analysis.text import chosen_text, pareto_table, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
@@ -150,6 +150,9 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     if info["ended_by"] == "time_budget":
         print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
     print(ranking_table(written["trials"], metric))
+    front = pareto_table(written["trials"], runfolder.read_spec(run_dir).objectives)
+    if front:
+        print("\n" + front)
     if info.get("smoke"):
         print("SMOKE TEST: a check that the sweep file runs (2 trials x 1 epoch on a small subset), not a result")
     print("\n" + chosen_text(written["best"], metric) if written["best"] else chosen_text(None, metric))
