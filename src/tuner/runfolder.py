@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ TRIAL_DIR_PREFIX = "trial_"  # ray*/trial_<id>/: Ray's result.json, params.json,
 STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)
+CODE_FOLDER = "code"  # copies of the local packages a sweep ships (--code, Sweep.code): code/<package>/
 PAIR_MARK = "+"  # paired hyperparameters: "optimizer+lr": ("sgd", 0.01)
 
 HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
@@ -145,6 +147,17 @@ def trial_dirname(trial_id: str) -> str:
 
 def trial_id_of(folder: str | Path) -> str:
     return Path(folder).name.removeprefix(TRIAL_DIR_PREFIX)
+
+
+def use_code(run_dir: Path) -> list[Path]:
+    """The run folder's copies of the sweep's local packages (code/<package>), put first on this process's import
+    path so that its sweep.py and model references import them; empty when the sweep shipped none."""
+    folder = run_dir / CODE_FOLDER
+    if not folder.is_dir():
+        return []
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return sorted(p for p in folder.iterdir() if p.name != "__pycache__" and not p.name.startswith("."))
 
 
 def trial_folders(run_dir: Path, trial_id: str = "*") -> list[Path]:
