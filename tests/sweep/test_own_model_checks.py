@@ -120,3 +120,24 @@ def test_a_code_entry_that_is_no_package_is_one_error_line(tmp_path, capsys, mon
     monkeypatch.chdir(tmp_path)
     path = write_sweep(tmp_path, f"sweep = Sweep(data='synthetic:1x8x8', model='mlp', code={code}, max_epochs=1)\n")
     assert expected in cli_error(capsys, cli.main, path, "--dry-run", *argv)
+
+
+def test_a_model_too_large_for_the_memory_a_trial_has_is_one_error_line(tmp_path, capsys):
+    path = write_sweep(tmp_path, """
+        from torch import nn
+
+
+        def wide(image_shape, num_classes, width=8):
+            c, h, w = image_shape
+            return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, width), nn.Linear(width, num_classes))
+
+
+        sweep = Sweep(data='synthetic:1x8x8', model=wide, max_epochs=1, fixed={'optimizer': 'adam'},
+                      space={'model.width': tune.choice([8, 2_000_000_000])})
+    """)
+    message = cli_error(capsys, cli.main, path, "--dry-run")
+    params = 64 * 2_000_000_000 + 2_000_000_000 + 2_000_000_000 * 10 + 10
+    assert "the configuration model.width=2000000000 cannot run on 1x8x8 images" in message
+    assert (f"has {params:,} parameters: their weights, gradients and adam state take at least "
+            f"{params * 16 / 2 ** 30:.1f} GiB (16 bytes a parameter), more than the") in message
+    assert message.endswith("GiB of RAM available on this machine")
