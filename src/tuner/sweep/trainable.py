@@ -33,7 +33,7 @@ from tuner.train.evaluation import load_file
 from tuner.train.loop import fit
 
 REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params",
-            "latency_ms")  # latency_ms: on the last epoch only, once the run has ended
+            "latency_ms")  # latency_ms: NaN but on the epoch the run ended
 
 
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
         with tempfile.TemporaryDirectory() as folder:
             saved = state()
             torch.save(saved, Path(folder) / STATE_FILE)
-            metrics = {**{k: record[k] for k in REPORTED if k in record}, "reported_at": time.time(),  # wall clock, for timelines
+            metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
                        "threads": torch.get_num_threads(),  # `tuner rerun` trains on as many, on the same path
                        "training_path": saved["training_path"]}
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
