@@ -338,7 +338,8 @@ def pareto_front(front: pd.DataFrame, metrics: list[str]) -> Figure:
         off = front[~front["pareto"]]
         ax.scatter(off[other], _scale(first, off[first]), color="0.6", s=22, label="dominated")
         line = on.sort_values(other)
-        ax.plot(line[other], _scale(first, line[first]), "o-", color=TOP_COLOURS[0], label="Pareto front")
+        ax.plot(line[other], _scale(first, line[first]), "o-", drawstyle="steps-post", color=TOP_COLOURS[0],
+                label="Pareto front")
         ax.scatter(chosen[other], _scale(first, chosen[first]), marker="*", s=260, color=TOP_COLOURS[1],
                    zorder=3, label="chosen")
         if other == "num_params" and len(front) and front[other].max() > 10 * max(front[other].min(), 1):
