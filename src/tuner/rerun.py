@@ -52,6 +52,7 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
     saved = runfolder.read_spec(run_dir)
     config, first = trial_record(run_dir, trial_id)
+    runfolder.use_code(run_dir)  # the local packages it shipped, as copied into the run folder
     usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, training_values(config).get("model"),
                                saved.sweep.get("data"))  # the sweep file's own model or data functions
     values = training_values(config)

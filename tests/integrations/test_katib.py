@@ -1,6 +1,7 @@
 """python -m tuner.export katib: a sweep file -> Katib Experiment YAML, and back with from_katib."""
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -353,3 +354,54 @@ def test_domains_without_a_katib_counterpart(domain):
 def test_unknown_set_key_exits_2(capsys):
     assert "unknown key 'learning_rate'" in fails(capsys, ROOT / "sweeps" / "mnist_mlp.py", "--set",
                                                    "learning_rate=0.1")
+
+
+KAT_NETS = ("from torch import nn\n\n\ndef net(image_shape, num_classes, width=8, depth=1):\n    c, h, w = image_shape\n"
+            "    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, width), nn.ReLU(), nn.Linear(width, num_classes))"
+            "\n")
+
+
+def test_a_sweeps_own_model_and_its_model_keys_export_round_trip_and_run_in_the_container_command(tmp_path):
+    package = tmp_path / "lib" / "katpkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text(KAT_NETS)
+    path = write_sweep(tmp_path, """
+        sweep = Sweep(data="synthetic:1x8x8", model="katpkg.nets:net", code=["lib/katpkg"], search="random",
+                      num_samples=3, max_epochs=1, fixed={"model.depth": 1},
+                      space={"model.width": tune.randint(4, 33), "lr": tune.loguniform(1e-3, 1e-1)})
+    """)
+    sweep = load(path)
+    experiment, notes = katib.to_katib(sweep)
+    params = {p["name"]: p for p in experiment["spec"]["parameters"]}
+    assert params["model.width"] == {"name": "model.width", "parameterType": "int",
+                                     "feasibleSpace": {"min": "4", "max": "32"}}
+    assert any("the image must be able to import katpkg (for katpkg.nets:net)" in note for note in notes)
+    fixed, space = katib.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
+    assert fixed == {**sweep.fixed_config(), "seed": 0} and fixed["model.depth"] == 1  # a model key keeps its type
+    assert sorted(space) == sweep.space_keys and signature(space["model.width"]) == signature(sweep.space["model.width"])
+
+    values = {"model.width": "5", "lr": "0.01"}  # what Katib substitutes for one trial
+    command = [re.sub(r"\$\{trialParameters\.([^}]+)\}", lambda m: values[m.group(1)], part)
+               for part in container_of(experiment)["command"]]
+    assert "model.width=5" in command and "model.depth=1" in command
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package.parent), *sys.path])}  # the image's packages
+    run = subprocess.run([sys.executable, *command[1:], "--set", "device=cpu", "--set", "subset=300"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "model katpkg.nets:net: 385 parameters" in run.stdout and "val_acc=" in run.stdout  # 64*5+5 + 5*10+10
+
+
+def test_a_model_of_the_sweep_file_cannot_run_in_katibs_container(tmp_path, capsys):
+    path = write_sweep(tmp_path, """
+        from torch import nn
+
+
+        def net(image_shape, num_classes, width=8):
+            return nn.Sequential(nn.Flatten(), nn.Linear(image_shape[0] * image_shape[1] * image_shape[2], num_classes))
+
+
+        sweep = Sweep(data="synthetic:1x8x8", model=net, search="random", num_samples=2, max_epochs=1,
+                      space={"model.width": tune.choice([4, 8])})
+    """)
+    assert "'tuner_sweep_file:net' is defined in the sweep file, which a Katib trial's container" in fails(capsys, path)

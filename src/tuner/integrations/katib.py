@@ -27,8 +27,9 @@ from tuner import select
 from tuner.errors import UserError
 from tuner.search import OPTUNA_SEARCHES
 from tuner.search.optuna_search import tpe_settings
-from tuner.search.space import describe_domain, describe_space, grid_size
-from tuner.train.config import coerce, field_types, parse_assignments
+from tuner.search.space import candidate_configs, describe_domain, describe_space, grid_size
+from tuner.train import usercode
+from tuner.train.config import coerce, field_types, model_arg_value, parse_assignments
 
 if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
@@ -78,6 +79,7 @@ def to_katib(sweep: Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = DEFAU
     if not space:
         raise UserError(f"{source or 'sweep'}: the search space is empty: nothing for Katib to search")
 
+    _own_code(sweep, source or "sweep", notes)
     fixed = sweep.fixed_config()
     grid_seeds = sweep.search == "grid" and len(sweep.seeds) > 1
     if grid_seeds:
@@ -158,6 +160,22 @@ def to_katib(sweep: Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = DEFAU
         **({"tuner/notes": "\n".join(notes)} if notes else {}),
     }
     return experiment, notes
+
+
+def _own_code(sweep: Sweep, source: str, notes: list[str]) -> None:
+    """A trial's container runs `python -m tuner.train`, which imports a model or data function by its reference: one
+    of the sweep file (or a notebook) cannot be imported there; a package's must be installed in the image."""
+    names = {str(sweep.data), *(str(c.get("model")) for c in candidate_configs(sweep))}
+    own = sorted(n for n in names if usercode.is_reference(n) and not usercode.is_library(n))
+    inline = [n for n in own if n.partition(":")[0] in (usercode.SWEEP_MODULE, "__main__")]
+    if inline:
+        raise UserError(f"{source}: {inline[0]!r} is defined in the sweep file, which a Katib trial's container "
+                        f"(python -m tuner.train) cannot import: move it into a package installed in the image and "
+                        f"name it 'package.module:function'")
+    if own:
+        packages = sorted({n.partition(":")[0].split(".")[0] for n in own})
+        notes.append(f"the image must be able to import {', '.join(packages)} (for {', '.join(own)}): tuner's "
+                     f"runtime environment (--code, py_modules) does not reach Katib's trials")
 
 
 def experiment_name(sweep_name: str) -> str:
@@ -345,13 +363,13 @@ def from_katib(experiment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     for key, text in assignments.items():
         match = re.fullmatch(r"\$\{trialParameters\.(.+?)\}", text)
         if not match:
-            fixed[key] = coerce(key, text, types[key]) if key in types else text
+            fixed[key] = coerce(key, text, types[key]) if key in types else model_arg_value(text)
             continue
         param = parameters[references.get(match.group(1), match.group(1))]
         feasible = param["feasibleSpace"]
         log = feasible.get("distribution") == "logUniform"
         if param["parameterType"] in ("categorical", "discrete"):
-            values = [coerce(key, v, types[key]) if key in types else v for v in feasible["list"]]
+            values = [coerce(key, v, types[key]) if key in types else model_arg_value(v) for v in feasible["list"]]
             space[key] = tune.grid_search(values) if grid else tune.choice(values)
         elif param["parameterType"] == "double":
             low, high = float(feasible["min"]), float(feasible["max"])

@@ -143,7 +143,7 @@ def write(run_dir: Path, sweep: Sweep, grids: list[tuple[str, Any]], dataset: Da
     _write_errors(run_dir, results)
     best = None
     if run_info["ended_by"] != SweepEnd.INTERRUPTED:
-        choice = select.choose(trials, sweep.metric)
+        choice = select.choose(trials, sweep.metric, sweep.objectives)
         if choice is not None:
             best = _write_best(run_dir, sweep, choice, results[choice.trial["trial_id"]], dataset, device)
     counts = status_counts(list(trials["status"])) if len(trials) else {}
