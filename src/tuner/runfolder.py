@@ -181,6 +181,17 @@ def trial_folders(run_dir: Path, trial_id: str = "*") -> list[Path]:
     return sorted(p for p in run_dir.glob(f"{RAY_FOLDER}*/{trial_dirname(trial_id)}") if p.is_dir())
 
 
+EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)(?:\([\w.]+\))?(?::|$)")
+
+
+def error_line(text: str) -> str:
+    """The line of an error that says what went wrong: in a traceback (Ray's error.txt) the last exception's
+    `Type: message` line, the first line of its message; in a plain message its first line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    headers = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (headers[-1] if headers else lines[0] if lines else "no message")[:300]
+
+
 def failure_count(error_txt: str) -> int:
     """Times a trial failed, from Ray's error.txt (one 'Failure # N' block per crash or lost process)."""
     return sum(line.startswith("Failure # ") for line in error_txt.splitlines())

@@ -12,14 +12,14 @@ import yaml
 
 from tuner import Sweep, export
 from tuner.integrations import katib
-from tuner.search.space import describe_domain
+from tuner.search.space import describe_domain, sample_define_by_run
 from tuner.sweep.load import load
 from tuner.train.config import TrainConfig, parse_assignments
 from tuner.errors import UserError, run_cli
 from sweep_helpers import TINY, write_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-STUDY_SWEEPS = ["cifar_cnn.py"]  # mnist_mlp.py searches momentum only where it acts: a define-by-run space
+STUDY_SWEEPS = ["cifar_cnn.py", "mnist_mlp.py"]  # define-by-run spaces: momentum only for SGD and RMSprop
 KATIB_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # Katib's webhook rule for metadata.name (<= 40 chars)
 
 
@@ -98,6 +98,8 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert {"name": "random_state", "value": "0"} in body["algorithm"]["algorithmSettings"]
     assert sweep.trial_scheduler == "none" and "earlyStopping" not in body  # every trial trains to the end
     assert "start points are left out" in meta["annotations"]["tuner/notes"]
+    conditional = next(n for n in meta["annotations"]["tuner/notes"].splitlines() if n.startswith("space:"))
+    assert "draws momentum on every trial" in conditional and "lr" not in conditional
     assert body["maxTrialCount"] == sweep.num_samples
     assert 1 <= body["parallelTrialCount"] <= body["maxTrialCount"]
     assert 0 <= body["maxFailedTrialCount"] <= body["maxTrialCount"]
@@ -105,7 +107,7 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert body["metricsCollectorSpec"]["source"]["filter"]["metricsFormat"] == [katib.METRICS_FILTER]
 
     params = {p["name"]: p for p in body["parameters"]}
-    assert sorted(params) == sweep.space_keys
+    assert set(params) == sweep.searched_names()
     for p in params.values():
         assert p["parameterType"] in ("double", "int", "categorical", "discrete")
         assert all(isinstance(v, str) for v in p["feasibleSpace"].values() if not isinstance(v, list))
@@ -114,7 +116,7 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert params["batch_size"]["feasibleSpace"]["list"] == ["64", "128", "256"]
 
     template = body["trialTemplate"]
-    assert [(t["name"], t["reference"]) for t in template["trialParameters"]] == [(k, k) for k in sweep.space]
+    assert [(t["name"], t["reference"]) for t in template["trialParameters"]] == [(k, k) for k in params]
     job = template["trialSpec"]
     assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
@@ -123,7 +125,7 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert {"name": "TUNER_DATA", "value": "/data"} in container["env"]
     command = container["command"]
     assert " ".join(command).startswith("python -m tuner.train --set ")
-    for key in sweep.space:
+    for key in params:
         assert f"{key}=${{trialParameters.{key}}}" in command
         assert command[command.index(f"{key}=${{trialParameters.{key}}}") - 1] == "--set"
     fixed = parse_assignments([command[i + 1] for i, a in enumerate(command) if a == "--set"])
@@ -135,15 +137,27 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
 
 @pytest.mark.parametrize("name", STUDY_SWEEPS)
 def test_study_sweep_round_trips(name):
+    """The flat space read back holds every configuration the define-by-run function proposes, and exports to
+    the same parameters again."""
     sweep = load(ROOT / "sweeps" / name)
     experiment, _ = katib.to_katib(sweep)
     experiment = yaml.safe_load(yaml.safe_dump(experiment))  # what kubectl would read
     fixed, space = katib.from_katib(experiment)
     assert fixed == expected_fixed(sweep)
-    assert sorted(space) == sweep.space_keys
-    for key, domain in sweep.space.items():
-        assert describe_domain(space[key]) == describe_domain(domain), key
-        assert signature(space[key]) == signature(domain), key
+    assert set(space) == sweep.searched_names()
+    for proposed in sample_define_by_run(sweep.space, 200, seed=7):
+        for key, value in proposed.items():
+            assert holds(space[key], value), (key, value)
+    again, _ = katib.to_katib(Sweep(**{**vars(sweep), "space": space}))
+    assert again["spec"]["parameters"] == experiment["spec"]["parameters"]
+
+
+def holds(domain, value):
+    from ray.tune.search.sample import Categorical
+
+    if isinstance(domain, Categorical):
+        return value in domain.categories
+    return domain.lower <= value <= domain.upper
 
 
 # ---------------------------------------------------------------- domains
@@ -230,13 +244,13 @@ def test_grid_sweep_exports_katib_grid_with_seeds(tmp_path, capsys):
 def test_overrides_and_options(capsys):
     path = ROOT / "sweeps" / "cifar_cnn.py"
     experiment = export_yaml(capsys, path, "--set", "lr=0.01", "--set", "trial_scheduler=none", "--set",
-                             "search=random", "--set", "max_epochs=4", "--image", "reg.example/tuner:1",
+                             "search=optuna-tpe", "--set", "max_epochs=4", "--image", "reg.example/tuner:1",
                              "--namespace", "team-a", "--name", "mnist-a", "--max-trials", "12", "--parallel",
                              "4", "--max-failed", "2", "--data-pvc", "tuner-data")
     body = experiment["spec"]
     assert experiment["metadata"] == {**experiment["metadata"], "name": "mnist-a", "namespace": "team-a"}
     assert "lr" not in {p["name"] for p in body["parameters"]}
-    assert "earlyStopping" not in body and body["algorithm"]["algorithmName"] == "random"
+    assert "earlyStopping" not in body and body["algorithm"]["algorithmName"] == "tpe"
     assert (body["maxTrialCount"], body["parallelTrialCount"], body["maxFailedTrialCount"]) == (12, 4, 2)
     container = container_of(experiment)
     assert container["image"] == "reg.example/tuner:1"
@@ -317,14 +331,52 @@ def test_metrics_filter_is_valid_for_katib():
 # ---------------------------------------------------------------- errors
 
 
-def test_define_by_run_sweep_exits_2(tmp_path, capsys):
+def test_define_by_run_sweep_exports_flat_and_names_what_is_conditional(tmp_path, capsys):
     path = write_sweep(tmp_path, f"""
         def space(trial):
+            optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
             trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            if optimizer == "sgd":
+                trial.suggest_categorical("momentum", [0.0, 0.9])
+                trial.suggest_int("step_size", 2, 10, step=2)
+            trial.suggest_int("width", 8, 64)
+            trial.suggest_int("depth", 1, 16, log=True)
+            trial.suggest_float("dropout", 0.0, 0.5, step=0.1)
+            return {{"weight_decay": 0.001}}
+
+        sweep = Sweep(data="synthetic", fixed={TINY}, space=space, search="optuna", trial_scheduler="none")
+    """)
+    experiment = export_yaml(capsys, path)
+    params = {p["name"]: p["feasibleSpace"] for p in experiment["spec"]["parameters"]}
+    assert params == {  # Optuna's inclusive int bounds stay Katib's inclusive max
+        "optimizer": {"list": ["sgd", "adam"]},
+        "lr": {"min": "0.0001", "max": "0.1", "distribution": "logUniform"},
+        "momentum": {"list": ["0.0", "0.9"]},
+        "step_size": {"min": "2", "max": "10", "step": "2"},
+        "width": {"min": "8", "max": "64"},
+        "depth": {"min": "1", "max": "16", "step": "1", "distribution": "logUniform"},
+        "dropout": {"min": "0.0", "max": "0.5", "step": "0.1"},
+    }
+    notes = experiment["metadata"]["annotations"]["tuner/notes"]
+    assert "exported flat" in notes and "draws momentum, step_size on every trial" in notes
+    assert "weight_decay=0.001" in container_of(experiment)["command"]  # what the function returns is fixed
+
+
+@pytest.mark.parametrize("branches, message", [
+    ('trial.suggest_float("lr", 1e-4, 1e-1, log=True) if o == "sgd" else '
+     'trial.suggest_float("lr", 1e-5, 1e-2, log=True)',
+     "space['lr']: the define-by-run function proposes it as"),
+    ('return {"weight_decay": 0.01 if o == "sgd" else 0.0}', "depend on what it draws"),
+])
+def test_define_by_run_sweep_without_a_flat_form_exits_2(tmp_path, capsys, branches, message):
+    path = write_sweep(tmp_path, f"""
+        def space(trial):
+            o = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+            {branches}
 
         sweep = Sweep(data="synthetic", fixed={TINY}, space=space, search="optuna")
     """)
-    assert "define-by-run" in fails(capsys, path)
+    assert message in fails(capsys, path)
 
 
 @pytest.mark.parametrize("body, message", [

@@ -37,7 +37,7 @@ EXAMPLES = """examples:
   tuner sweep sweeps/cifar_cnn.py --set trial_scheduler=asha --set grace_period=2   stop weak trials early
   tuner sweep sweeps/cifar_cnn.py --data imagefolder:/path/to/images@32             your own images
   tuner sweep sweeps/mnist_mlp.py --set optimizer=adam --set lr=0.001             fix two, search the rest
-  tuner sweep sweeps/cifar_cnn.py --set search=random --num-samples 20            another search, 20 trials
+  tuner sweep sweeps/cifar_cnn.py --set search=optuna-tpe --num-samples 20        Optuna's own TPE, 20 trials
   tuner sweep --resume runs/mnist_mlp-20261130-081500      continue a killed or interrupted sweep
   tuner sweep --resume runs/mnist_mlp-20261130-081500 --num-samples 24             grow it to 24 trials
 then: tuner analysis RUN_DIR --open   (the ranking, the chosen configuration and report.html)

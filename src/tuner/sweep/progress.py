@@ -11,9 +11,11 @@ callback, pickled with its experiment.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -140,14 +142,13 @@ class ProgressLine(Callback):
         self.ended[trial.trial_id] = status
         event = f"trial {trial.trial_id} {self._name(status)}"
         if status == Status.ERROR:  # a configuration that cannot run, reported once by the trainable
-            event += f": {_first_line(str(last.get('error', '')))} ({ERRORS_DIR}/{trial.trial_id}.txt)"
+            event += f": {runfolder.error_line(str(last.get('error', '')))} ({ERRORS_DIR}/{trial.trial_id}.txt)"
         self._print(trials, event, keep=status == Status.ERROR)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ended[trial.trial_id] = Status.ERROR
         self._forget(trial.trial_id)
-        error = trial.get_error() if hasattr(trial, "get_error") else None
-        message = _first_line(str(error)) if error is not None else "it raised"
+        message = runfolder.error_line(_error_text(trial))
         self._print(trials, f"trial {trial.trial_id} ERROR: {message} (traceback: {ERRORS_DIR}/"
                             f"{trial.trial_id}.txt in the run folder; the sweep goes on)", keep=True)
 
@@ -225,10 +226,14 @@ class ProgressLine(Callback):
         return f" · ETA {_clock(left)}"
 
 
-def _first_line(text: str) -> str:
-    """The line of an error that says what went wrong: the last non-empty one (the exception and its message)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:200] if lines else "no message"
+def _error_text(trial: Any) -> str:
+    """Ray has written the trial's error.txt into its local folder before this callback (Trial.handle_error);
+    Trial.get_error() reads the storage copy, which may not have it yet."""
+    path = getattr(trial, "error_file", None)
+    if path and os.path.exists(path):
+        return Path(path).read_text(errors="replace")
+    error = trial.get_error() if hasattr(trial, "get_error") else None
+    return str(error or "it raised")
 
 
 def _clock(seconds: float) -> str:
