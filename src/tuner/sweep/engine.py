@@ -30,6 +30,7 @@ from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, owncode, storage, tuners, writer
 from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal
+from tuner.sweep.prune import prune_ended
 from tuner.sweep.rundir import check_results_location, experiment_path, new_run_dir
 from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
@@ -259,8 +260,10 @@ def _fit(tuner: Any, phase: str, grids: list[tuple[str, Any]], ends: dict[str, T
         signal.signal(signal.SIGTERM, saved[1])
     grids.append((phase, grid))
     ends[phase] = TrialEnds.current
+    prune_ended(grid, ends[phase])
     if ends[phase].signal:
         return "interrupted"
+    print(f"{phase} phase ended: {len(grid)} trials", flush=True)
     if deadline is not None and time.time() >= deadline:
         return "time_budget"
     return "completed"
