@@ -214,8 +214,9 @@ def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, opt
         if not args.no_report:
             write_analysis(run_dir, args.data_dir)
         if storage.is_uri(options.results):
+            print(f"copying the run folder to {options.results}", flush=True)
             storage.upload(run_dir, options.results)
-            print(f"run folder copied to {options.results}")
+            print(f"run folder copied to {options.results}", flush=True)
     except KeyboardInterrupt:
         info = {**written["run"], "ended_by": "interrupted"}
         runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
