@@ -45,7 +45,7 @@ MARKS = (("run folder:", "search"), ("search phase ended", "between"), ("confirm
          (" · confirm ", "confirm"), ("confirm phase ended", "report"), ("trial-epochs in", "report"),
          ("copying the run folder to", "upload"), ("run folder copied", "exit"))
 # how long after its first line the signal may come, per phase aimed at: each phase's length here, about
-WITHIN_S = {"start": (1.0, 25.0), "search": (0.0, 25.0), "between": (0.0, 0.5), "confirm": (0.0, 20.0),
+WITHIN_S = {"start": (1.0, 25.0), "search": (0.0, 25.0), "between": (0.0, 0.0), "confirm": (0.0, 20.0),
             "report": (0.0, 10.0), "upload": (0.0, 0.0)}
 RUN_LIMIT_S = 600.0  # a driver run that takes longer hangs
 OK_EXITS = (130, -signal.SIGINT, -signal.SIGKILL)  # -SIGINT: Python's own exit, before tuner's first line ran
@@ -134,7 +134,7 @@ def _drive(command: list[str], log: Path, aim: str | None, rng: random.Random
                                 start_new_session=True)
         begun, due, where = time.time(), None, ""
         while proc.poll() is None and time.time() - begun < RUN_LIMIT_S:
-            time.sleep(0.01)
+            time.sleep(0.005)
             if aim is None:
                 continue
             now = phase(log.read_text())
