@@ -42,9 +42,18 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays qu
 # Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
 # checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# Tune snapshots its experiment state at most every 10 s by default: a driver killed in between resumes trials from
-# older checkpoints (epochs run twice). A snapshot at every controller step leaves a window of one step.
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"  # Ray Tune's period between snapshots of its experiment state
+_SNAPSHOT_SET = os.environ.get(SNAPSHOT_ENV)  # what the user set, if anything
+
+
+def snapshot_cadence(sweep: Sweep) -> None:
+    """A driver killed at any moment resumes every trial from the checkpoint it last reported (no epoch run twice):
+    Ray Tune snapshots its experiment at once whenever a trial has checkpointed num_to_keep times, so with
+    checkpoint_keep 1 (every report) its own period (10 s or more) is enough; with more kept checkpoints a snapshot
+    at every step of its controller keeps the window to one step. Trials told to the Optuna study after the last
+    snapshot are reconciled on --resume (tuner.search.optuna_search)."""
+    if _SNAPSHOT_SET is None:
+        os.environ[SNAPSHOT_ENV] = "auto" if sweep.checkpoint_keep == 1 else "0"
 SMOKE_TEST_IMAGES = 500
 
 
@@ -126,6 +135,7 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     started = time.time()
     deadline = options.deadline(sweep)
     rounds = rounds or [sweep.samples]
+    snapshot_cadence(sweep)
     print(f"run folder: {run_dir}", flush=True)
     grids, ends = [], {}
     signal_name = None
