@@ -29,7 +29,7 @@ from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, owncode, storage, tuners, writer
-from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal
+from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal, signalled
 from tuner.sweep.prune import prune_ended
 from tuner.sweep.rundir import check_results_location, experiment_path, new_run_dir
 from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
@@ -150,6 +150,8 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
             if ended_by != "completed":
                 break
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside Tune's own handling: between phases, while one starts
+        ended_by, signal_name = "interrupted", interrupt_signal()
+    if ended_by != "interrupted" and signalled():  # its KeyboardInterrupt was lost (lifecycle.signalled)
         ended_by, signal_name = "interrupted", interrupt_signal()
     signal_name = signal_name or next((e.signal for e in ends.values() if e.signal), None)
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
