@@ -166,8 +166,8 @@ def _reached(now: str, aim: str) -> bool:
 def _judge(code: int, kind: signal.Signals, where: str, text: str) -> str | None:
     """Why a run's end after `kind` is not what the command promises (None if it is): a kill ends it; an interrupt
     ends it with 130 (or Python's own SIGINT exit before tuner's first line), one line, no traceback."""
-    if code == 0:
-        return None if kind == signal.SIGINT else "exit 0 after SIGKILL"
+    if code == 0:  # a SIGINT after the command's work (the copy to the URI printed) changes nothing
+        return None if kind == signal.SIGINT and where == "exit" else f"exit 0 after {kind.name}: the signal was lost"
     if code not in OK_EXITS or (kind == signal.SIGINT and code != 130 and where != "start"):
         return f"exit {code}: {text.strip().splitlines()[-1:] if text.strip() else ''}"
     if kind == signal.SIGINT and "Traceback (most recent call last)" in text:
