@@ -1,5 +1,5 @@
 """Bytes a trial keeps on disk, per shipped model (MODELS), at their default sizes: the one checkpoint (state.pt)
-a running or cut-short trial keeps, and the one a trial that ended by itself keeps (best-epoch weights only).
+a running, interrupted or errored trial keeps, and the one an ended trial keeps (best-epoch weights only).
 
     python benchmarks/disk/checkpoint_bytes.py            # CIFAR-shaped 3x32x32 images, 10 classes, Adam
 

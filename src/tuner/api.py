@@ -213,12 +213,13 @@ def run(sweep: Sweep | str | Path, *, results: str | None = None, data_dir: str 
 
 
 def _finish(start: Any, args: argparse.Namespace, options: Any, metric: str) -> Run:
-    from tuner.sweep import cli, engine
+    from tuner.sweep import cli, engine, lifecycle
 
+    lifecycle.INTERRUPTS.clear()  # a signal noted by an earlier call is not this run's
     try:
         run_dir, written = start()
     except engine.SweepInterrupted as exc:
-        cli.interrupted(exc)
+        cli.interrupted(exc, options)
         return Run(exc.run_dir)
     cli.finish(run_dir, written, args, options, metric)
     if not written["run"].get("trials"):

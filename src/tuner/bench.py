@@ -321,11 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=int, metavar="N",
                         help="instead: kill a small real sweep's driver N times and resume it (tuner.faults)")
     parser.add_argument("--seed", type=int, default=0, help="with --faults: the seed of the kill times and signals")
+    parser.add_argument("--keep-logs", type=Path, metavar="DIR", help="with --faults: keep each driver run's output")
     args = parser.parse_args(argv)
     if args.faults:
         from tuner.faults import soak
 
-        result = soak(args.faults, args.seed)
+        result = soak(args.faults, args.seed, keep=args.keep_logs)
         if args.json:
             args.json.write_text(json.dumps({"faults": result}, indent=2))
         return 0 if result["survived"] == result["faults"] else 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from tuner import _starting
 from tuner.errors import exit_with_error, run_cli
 
 COMMANDS = {
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         exit_with_error(f"unknown command {command!r}; choose one of: {', '.join(COMMANDS)}")
-    module = importlib.import_module(COMMANDS[command][0])
+    _starting.install(f"tuner {command}")
+    module = importlib.import_module(COMMANDS[command][0])  # torch and Ray, for most: seconds
+    _starting.done()
     return run_cli(module.main, rest)
 
 

@@ -28,3 +28,24 @@ sweep = Sweep(data="synthetic", fixed={"hidden": (16,), "batch_size": 200}, spac
         state = load_file(checkpoints[0] / "state.pt")
         assert state["epoch"] == 3 and "optimizer" not in state and "best_model" in state
     assert json.loads((out / "best.json").read_text())["test_acc"] > 0.2  # the test evaluation read it
+
+
+def test_a_trial_cut_short_keeps_only_its_best_weights_once_the_phase_has_ended(local_ray, tmp_path):
+    """ASHA stops weak trials after an epoch: their last checkpoint was saved as a running trial's (it could not
+    know no epoch would follow); once the search has ended it holds what the report and the test evaluation read."""
+    path = write_sweep(tmp_path, """
+sweep = Sweep(data="synthetic", fixed={"hidden": (16,), "batch_size": 100}, space={"lr": tune.loguniform(1e-5, 1e-1)},
+              search="random", trial_scheduler="asha", grace_period=1, reduction_factor=2, num_samples=6,
+              max_epochs=4, max_concurrent=2)
+""")
+    out = tmp_path / "run"
+    assert sweep_cli.main([str(path), "--results", str(out), "--no-report"]) == 0
+    trials = pd.read_csv(out / "trials.csv")
+    stopped = trials[trials["status"] == "STOPPED_EARLY"]
+    assert len(stopped) >= 1 and (stopped["epochs"] < 4).all()
+    for trial_id in trials["trial_id"]:
+        (folder,) = (out / "ray").glob(f"trial_*{trial_id}*")
+        (checkpoint,) = folder.glob("checkpoint_*")
+        state = load_file(checkpoint / "state.pt")
+        assert "optimizer" not in state and "model" not in state and "best_model" in state, trial_id
+    assert json.loads((out / "best.json").read_text())["test_acc"] > 0.2

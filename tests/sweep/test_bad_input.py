@@ -127,3 +127,38 @@ sweep = Sweep(data="synthetic", fixed={"hidden": (16,)}, search="optuna", num_sa
 """)
     from tuner.sweep import cli
     assert cli.main([str(path), "--dry-run"]) == 0
+
+
+DEFINE_BY_RUN = """
+def space(trial):
+    optimizer = trial.suggest_categorical("optimizer", ["adam", "rmsprop"])
+    trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    if optimizer == "adam":
+        trial.suggest_int("batch_size", 16, 64)
+
+"""
+DEFINE_BY_RUN_START = [  # (a start point outside the define-by-run space, what the error line says)
+    ('{"optimizer": "sgd"}', "start[0] sets optimizer='sgd', which the space function's "
+                             "suggest_categorical('optimizer', ['adam', 'rmsprop']) cannot draw"),
+    ('{"lr": 5.0}', "start[0] sets lr=5.0, which the space function's suggest_float('lr', 0.0001, 0.1, log=True) "
+                    "cannot draw"),
+    ('{"optimizer": "adam", "batch_size": 65}', "start[0] sets batch_size=65, which the space function's "
+                                                "suggest_int('batch_size', 16, 64) cannot draw"),
+]
+
+
+@pytest.mark.parametrize("point, expected", DEFINE_BY_RUN_START)
+def test_a_start_point_outside_a_define_by_run_space_is_refused_at_dry_run(tmp_path, capsys, point, expected):
+    path = write_sweep(tmp_path, DEFINE_BY_RUN + f"""
+sweep = Sweep(data="synthetic", fixed={{"hidden": (16,)}}, space=space, search="optuna",
+              start=[{point}], num_samples=2, max_epochs=1)
+""")
+    assert expected in fails(capsys, path, "--dry-run")
+
+
+def test_start_points_inside_a_define_by_run_space_pass(tmp_path):
+    path = write_sweep(tmp_path, DEFINE_BY_RUN + """
+sweep = Sweep(data="synthetic", fixed={"hidden": (16,)}, space=space, search="optuna", num_samples=3, max_epochs=1,
+              start=[{"optimizer": "adam", "lr": 1e-1, "batch_size": 64}, {"optimizer": "rmsprop", "lr": 1e-4}])
+""")
+    assert sweep_cli.main([str(path), "--dry-run"]) == 0

@@ -29,3 +29,16 @@ def test_the_state_of_an_ended_run_holds_the_best_weights_only_and_still_restart
         assert torch.equal(tensor, model.state_dict()[name]), name
     again = train.fit(CONFIG, resume=ended, on_epoch=lambda record, state: states.append("trained again"))
     assert states[-1] != "trained again" and again.history == result.history and again.status == result.status
+
+
+def test_a_run_cut_short_keeps_its_best_weights_only_and_is_never_trained_on_from_them():
+    """A trial a trial scheduler stopped saved a running state; once it is cut to its ended state (tuner.sweep.prune)
+    a restart from it must not train on from the best weights with a fresh optimizer."""
+    from tuner.train.loop import ended_state
+
+    states = []
+    train.fit(CONFIG, on_epoch=lambda record, state: states.append(state()))
+    cut = ended_state(states[0])  # stopped after epoch 1 of 3
+    assert set(states[0]) - set(cut) == {"model", "optimizer", "schedule", "scaler"}
+    again = train.fit(CONFIG, resume=cut, on_epoch=lambda record, state: states.append("trained on"))
+    assert states[-1] != "trained on" and len(again.history) == 1

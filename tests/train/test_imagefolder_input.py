@@ -34,6 +34,20 @@ def test_an_empty_class_folder_is_refused_by_name(tmp_path):
         datasets.load(f"imagefolder:{root}", tmp_path)
 
 
+@pytest.mark.parametrize("layout", ["flat", "splits"])
+def test_an_empty_class_folder_in_a_tar_archive_is_refused_by_name(tmp_path, layout):
+    import tarfile
+
+    root = _tree(tmp_path / "tree" / ("train" if layout == "splits" else ""))
+    if layout == "splits":
+        _tree(tmp_path / "tree" / "test")
+    (root / "bird").mkdir()
+    with tarfile.open(tmp_path / "tree.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "tree", arcname=".")
+    with pytest.raises(UserError, match=r"class folder .*bird holds no images"):
+        datasets.load(f"imagefolder:{tmp_path / 'tree.tar.gz'}", tmp_path)
+
+
 def test_mixed_grayscale_and_colour_images_all_load_as_colour(tmp_path):
     root = _tree(tmp_path / "mixed", classes=("gray",), mode="L")  # grayscale first: it used to set the mode
     _tree(root, classes=("red",))

@@ -262,3 +262,69 @@ def sample_configs(sweep: Sweep, n: int = 5) -> list[dict[str, Any]]:
     if sweep.search == "grid":
         return [spec for _, spec in itertools.islice(generate_variants(space), n)]
     return [next(generate_variants(space, random_state=sweep.search_seed + i))[1] for i in range(n)]
+
+
+def define_by_run_outside(space: Callable, point: dict[str, Any], seed: int) -> tuple[str, str] | None:
+    """Where a start point leaves a define-by-run space: (key, why) for the first value the function's own suggest
+    call cannot draw (Optuna would fail on it in the driver, after Ray starts, or run it with a warning), else None.
+    The function runs on a trial that follows the point, as the search's queued trial will."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    study.enqueue_trial(dict(point))
+    try:
+        space(_StartTrial(study.ask(), point))
+    except _Outside as exc:
+        return exc.args[0], exc.args[1]
+    return None
+
+
+class _Outside(Exception):
+    """A start value the suggest call being made cannot draw: (key, why)."""
+
+
+class _StartTrial:
+    """An Optuna trial that checks each start value against the suggest call that draws it, then draws as Optuna
+    does (the queued point's value)."""
+
+    def __init__(self, trial: Any, point: dict[str, Any]):
+        self._trial, self._point = trial, point
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trial, name)
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        from optuna.distributions import CategoricalDistribution
+
+        self._check(name, CategoricalDistribution(choices), f"suggest_categorical({name!r}, {list(choices)!r})")
+        return self._trial.suggest_categorical(name, choices)
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        from optuna.distributions import FloatDistribution
+
+        self._check(name, FloatDistribution(low, high, log=log, step=step),
+                    f"suggest_float({name!r}, {low!r}, {high!r}{', log=True' if log else ''}"
+                    f"{f', step={step!r}' if step else ''})")
+        return self._trial.suggest_float(name, low, high, step=step, log=log)
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        from optuna.distributions import IntDistribution
+
+        self._check(name, IntDistribution(low, high, log=log, step=step),
+                    f"suggest_int({name!r}, {low!r}, {high!r}{', log=True' if log else ''}"
+                    f"{f', step={step!r}' if step != 1 else ''})")
+        return self._trial.suggest_int(name, low, high, step=step, log=log)
+
+    def _check(self, name: str, distribution: Any, call: str) -> None:
+        if name not in self._point:
+            return
+        value = self._point[name]
+        try:
+            inside = not isinstance(value, bool) or type(distribution).__name__ == "CategoricalDistribution"
+            inside = inside and distribution._contains(distribution.to_internal_repr(value))
+        except (ValueError, TypeError):
+            inside = False
+        if not inside:
+            raise _Outside(name, f"which the space function's {call} cannot draw")

@@ -9,6 +9,7 @@
     trainable     the thin adapter from Ray Tune to tuner.train.fit
     progress, lifecycle   Tune callbacks: the live line; what ended each trial, and Ctrl-C
     writer        the run folder written at the end (trials.csv, best.json, the test evaluation)
+    prune         an ended trial's checkpoints cut to what is still read, once its phase is over
     storage       run folders at a URI (s3://, gs://, file://)
     ray_session   the Ray a sweep runs on
     cli           python -m tuner.sweep

@@ -195,7 +195,20 @@ def note_signals() -> Any:
     lifecycle.INTERRUPTS.clear()
     if threading.current_thread() is not threading.main_thread():
         return None
+    if not getattr(sys.unraisablehook, "quiet_interrupts", False):
+        sys.unraisablehook = _quiet_interrupts(sys.unraisablehook)
     return signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
+
+
+def _quiet_interrupts(hook: Any) -> Any:
+    """Python's hook for exceptions it cannot raise (inside a __del__ or weakref callback), without the traceback of
+    a KeyboardInterrupt: that interrupt is noted (lifecycle.signalled) and handled where the run is finished."""
+    def quiet(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    quiet.quiet_interrupts = True
+    return quiet
 
 
 def write_analysis(run_dir: Path, data_dir: str | None) -> None:
@@ -220,8 +233,11 @@ def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, opt
         if not args.no_report:
             write_analysis(run_dir, args.data_dir)
         if storage.is_uri(options.results):
+            print(f"copying the run folder to {options.results}", flush=True)
             storage.upload(run_dir, options.results)
-            print(f"run folder copied to {options.results}")
+            print(f"run folder copied to {options.results}", flush=True)
+        if lifecycle.signalled():  # its KeyboardInterrupt was lost in a __del__ or weakref callback
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         info = {**written["run"], "ended_by": "interrupted"}
         runfolder.write_json(run_dir / runfolder.RUN_FILE, info)

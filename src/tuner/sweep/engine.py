@@ -29,7 +29,8 @@ from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
 from tuner.sweep import budget, codedirs, owncode, storage, tuners, writer
-from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal
+from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal, signalled
+from tuner.sweep.prune import prune_ended
 from tuner.sweep.rundir import check_results_location, experiment_path, new_run_dir
 from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
 from tuner.sweep.spec import Sweep
@@ -41,9 +42,18 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: Ray stays qu
 # Tune snapshots its experiment state whenever a trial has checkpointed num_to_keep times; with an epoch-long
 # checkpoint cadence on a local disk that costs milliseconds, so its "may become a bottleneck" warning is noise.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# Tune snapshots its experiment state at most every 10 s by default: a driver killed in between resumes trials from
-# older checkpoints (epochs run twice). A snapshot at every controller step leaves a window of one step.
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"  # Ray Tune's period between snapshots of its experiment state
+_SNAPSHOT_SET = os.environ.get(SNAPSHOT_ENV)  # what the user set, if anything
+
+
+def snapshot_cadence(sweep: Sweep) -> None:
+    """A driver killed at any moment resumes every trial from the checkpoint it last reported (no epoch run twice):
+    Ray Tune snapshots its experiment at once whenever a trial has checkpointed num_to_keep times, so with
+    checkpoint_keep 1 (every report) its own period (10 s or more) is enough; with more kept checkpoints a snapshot
+    at every step of its controller keeps the window to one step. Trials told to the Optuna study after the last
+    snapshot are reconciled on --resume (tuner.search.optuna_search)."""
+    if _SNAPSHOT_SET is None:
+        os.environ[SNAPSHOT_ENV] = "auto" if sweep.checkpoint_keep == 1 else "0"
 SMOKE_TEST_IMAGES = 500
 
 
@@ -126,6 +136,7 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
     started = time.time()
     deadline = options.deadline(sweep)
     rounds = rounds or [sweep.samples]
+    snapshot_cadence(sweep)
     print(f"run folder: {run_dir}", flush=True)
     grids, ends = [], {}
     signal_name = None
@@ -140,6 +151,8 @@ def execute(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOptions, 
             if ended_by != "completed":
                 break
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside Tune's own handling: between phases, while one starts
+        ended_by, signal_name = "interrupted", interrupt_signal()
+    if ended_by != "interrupted" and signalled():  # its KeyboardInterrupt was lost (lifecycle.signalled)
         ended_by, signal_name = "interrupted", interrupt_signal()
     signal_name = signal_name or next((e.signal for e in ends.values() if e.signal), None)
     info = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
@@ -260,8 +273,10 @@ def _fit(tuner: Any, phase: str, grids: list[tuple[str, Any]], ends: dict[str, T
         signal.signal(signal.SIGTERM, saved[1])
     grids.append((phase, grid))
     ends[phase] = TrialEnds.current
+    prune_ended(grid, ends[phase])
     if ends[phase].signal:
         return "interrupted"
+    print(f"{phase} phase ended: {len(grid)} trials", flush=True)
     if deadline is not None and time.time() >= deadline:
         return "time_budget"
     return "completed"

@@ -21,6 +21,14 @@ from ray.tune import Callback
 INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
 
 
+def signalled() -> bool:
+    """Whether Ctrl-C or SIGTERM came since the command started (tuner.sweep.cli notes each). The KeyboardInterrupt
+    it raises can be lost: the garbage collector runs weakref callbacks and __del__ methods at any moment, and an
+    exception raised inside one is only printed ("Exception ignored in ...") while the command goes on. Where the run
+    would be chosen, tested or called complete, this asks again."""
+    return "last" in INTERRUPTS
+
+
 def interrupt_signal() -> str:
     """The name of the signal behind the KeyboardInterrupt being handled: SIGINT unless the command noted another."""
     return INTERRUPTS.get("last") or "SIGINT"

@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 
 from tuner.errors import UserError
 
+PARTIAL = ".partial-"  # a file being copied to a URI, renamed once whole
+
 
 def is_uri(location: str | Path | None) -> bool:
     return location is not None and "://" in str(location)
@@ -52,18 +54,26 @@ def exists(location: str, name: str = "") -> bool:
 
 
 def upload(run_dir: Path, uri: str, names: list[str] | None = None) -> None:
-    """Copy the local run folder's files (or only `names`) to the URI (Ray's experiment is already there)."""
+    """Copy the local run folder's files (or only `names`) to the URI (Ray's experiment is already there). A copy
+    killed halfway leaves the URI's earlier file whole: where renaming is atomic (file://, a mounted folder) each
+    file is written under a temporary name and renamed; an object store's put is atomic by itself."""
     import pyarrow.fs
 
     fs, path = _filesystem(uri)
+    base = run_dir.resolve()
+    files = [p for p in sorted(base.rglob("*")) if p.is_file()] if names is None else [base / n for n in names]
+    root = path.rstrip("/")
+    for folder in sorted({root} | {f"{root}/{f.parent.relative_to(base).as_posix()}" for f in files
+                                   if f.parent != base}):
+        fs.create_dir(folder, recursive=True)
+    atomic = isinstance(fs, pyarrow.fs.LocalFileSystem)
     local = pyarrow.fs.LocalFileSystem()
-    if names is None:
-        pyarrow.fs.copy_files(str(run_dir.resolve()), path, source_filesystem=local, destination_filesystem=fs)
-        return
-    fs.create_dir(path.rstrip("/"), recursive=True)
-    for name in names:
-        pyarrow.fs.copy_files(str((run_dir / name).resolve()), f"{path.rstrip('/')}/{name}", source_filesystem=local,
-                              destination_filesystem=fs)
+    for file in files:
+        target = f"{root}/{file.relative_to(base).as_posix()}"
+        partial = f"{target}{PARTIAL}{uuid.uuid4().hex[:8]}" if atomic else target
+        pyarrow.fs.copy_files(str(file), partial, source_filesystem=local, destination_filesystem=fs)
+        if atomic:
+            fs.move(partial, target)
 
 
 def download_run(uri: str, skip_prefix: str = "ray") -> Path:
@@ -79,16 +89,30 @@ def download_run(uri: str, skip_prefix: str = "ray") -> Path:
         local.rename(aside)
         print(f"the earlier local copy of {uri} was moved to {aside}", flush=True)
     local.mkdir(parents=True, exist_ok=True)
-    try:
-        entries = fs.get_file_info(pyarrow.fs.FileSelector(path.rstrip("/"), recursive=False))
-    except Exception as exc:
-        raise UserError(f"cannot read {uri}: {exc}") from None
-    for entry in entries:
-        if entry.base_name.startswith(skip_prefix):
-            continue
-        pyarrow.fs.copy_files(entry.path, str((local / entry.base_name).resolve()), source_filesystem=fs,
+    root = path.rstrip("/")
+    for entry in _files(fs, root, uri, skip_prefix):
+        target = local / entry.path[len(root) + 1:]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pyarrow.fs.copy_files(entry.path, str(target.resolve()), source_filesystem=fs,
                               destination_filesystem=pyarrow.fs.LocalFileSystem())
     return local
+
+
+def _files(fs, root: str, uri: str, skip_prefix: str) -> list:
+    """The files of the run folder at `root`, in its subfolders too (the report's), but not under the top-level
+    entries named `skip_prefix`* (Ray's experiments, listed by Tune itself) nor copies a kill left halfway."""
+    import pyarrow.fs
+
+    try:
+        entries = []
+        for entry in fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=False)):
+            if entry.base_name.startswith(skip_prefix):
+                continue
+            entries += fs.get_file_info(pyarrow.fs.FileSelector(entry.path, recursive=True)) \
+                if entry.type == pyarrow.fs.FileType.Directory else [entry]
+    except Exception as exc:
+        raise UserError(f"cannot read {uri}: {exc}") from None
+    return [e for e in entries if e.type == pyarrow.fs.FileType.File and PARTIAL not in e.base_name]
 
 
 def check_visible_from_every_node(location: str, what: str) -> None:

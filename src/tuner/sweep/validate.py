@@ -14,8 +14,8 @@ from tuner.errors import UserError
 from tuner.runfolder import expand_paired, key_parts
 from tuner.search import OPTUNA_SEARCHES
 from tuner.sweep.fields import check_fields
-from tuner.search.space import (DEFINE_BY_RUN_SAMPLES, candidate_configs, corner_values, describe_domain, grid_values,
-                                sample_define_by_run)
+from tuner.search.space import (DEFINE_BY_RUN_SAMPLES, candidate_configs, corner_values, define_by_run_outside,
+                                describe_domain, grid_values, sample_define_by_run)
 from tuner.sweep.spec import NOT_SEARCHABLE, Sweep
 from tuner.train import checks
 from tuner.train.config import TrainConfig, field_names, is_setting
@@ -64,6 +64,9 @@ def _validate_start(sweep: Sweep, fail: Callable[[str], None]) -> None:
                 rule = _outside(point[key], sweep.space[key])
                 if rule:
                     fail(f"start[{index}] sets {key}={point[key]!r}, {rule} {describe_domain(sweep.space[key])}")
+        outside = define_by_run_outside(sweep.space, point, sweep.search_seed) if callable(sweep.space) else None
+        if outside:
+            fail(f"start[{index}] sets {outside[0]}={point[outside[0]]!r}, {outside[1]}")
 
 
 def _outside(value: Any, domain: Any) -> str | None:

@@ -19,8 +19,8 @@ import pickle
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -164,11 +164,10 @@ def load_imagefolder(root: Path, arg: str | None, fetch: bool = True) -> Dataset
     path = _imagefolder_source(arg, root)
     if not path.exists():
         raise UserError(f"imagefolder path {path} does not exist")
-    files = list(_tar_images(path) if path.is_file() else _dir_images(path))
+    files, folders = _tar_tree(path) if path.is_file() else _dir_tree(path)
     if not files:
         raise UserError(f"imagefolder {path} holds no images in class folders (expected CLASS/IMAGE.jpg)")
-    if path.is_dir():
-        _check_class_folders(path)
+    _check_class_folders(path, folders, [name for name, _ in files])
     return _decode_tree(path, files, size)
 
 
@@ -176,14 +175,18 @@ def _image_files(path: Path) -> list[Path]:
     return [f for f in sorted(path.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
 
 
-def _check_class_folders(path: Path) -> None:
-    """A class folder without images would silently drop a class the user meant to train on."""
-    splits = [path / s for s in SPLIT_FOLDERS if (path / s).is_dir()]
-    for parent in splits or [path]:
-        for folder in sorted(parent.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(".") and not _image_files(folder):
-                raise UserError(f"imagefolder {path}: class folder {folder} holds no images ("
-                                f"{', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove the folder")
+def _check_class_folders(path: Path, folders: set[str], images: list[str]) -> None:
+    """A class folder without images would silently drop a class the user meant to train on. Class folders are the
+    folders beside a folder that holds images, and those inside a train/test/val folder (paths relative to the
+    top, as a folder or a tar archive lists them)."""
+    parents = {PurePosixPath(i).parent.parent for i in images} | {
+        PurePosixPath(f) for f in folders if PurePosixPath(f).name in SPLIT_FOLDERS}
+    holding = {parent for i in images for parent in PurePosixPath(i).parents}
+    for folder in sorted(PurePosixPath(f) for f in folders):
+        if folder.parent in parents and folder not in holding and not folder.name.startswith(".") \
+                and folder.name not in SPLIT_FOLDERS:
+            raise UserError(f"imagefolder {path}: class folder {folder} holds no images ("
+                            f"{', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove the folder")
 
 
 def _parse_size(text: str) -> int:
@@ -192,20 +195,28 @@ def _parse_size(text: str) -> int:
     return int(text)
 
 
-def _dir_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    for file in _image_files(path):
-        yield file.relative_to(path).as_posix(), file.read_bytes
+def _dir_tree(path: Path) -> tuple[list[tuple[str, Callable[[], bytes]]], set[str]]:
+    """The images under a folder (path relative to it, a reader) and every folder under it."""
+    images = [(f.relative_to(path).as_posix(), f.read_bytes) for f in _image_files(path)]
+    return images, {f.relative_to(path).as_posix() for f in path.rglob("*") if f.is_dir()}
 
 
-def _tar_images(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+def _tar_tree(path: Path) -> tuple[list[tuple[str, Callable[[], bytes]]], set[str]]:
+    """The images in a tar archive (path inside it, a reader) and every folder it holds, listed or implied."""
+    images, folders = [], set()
     try:
         with tarfile.open(path) as tar:
             for member in tar:
-                if member.isfile() and Path(member.name).suffix.lower() in IMAGE_SUFFIXES:
+                name = PurePosixPath(member.name)
+                folders.update(p.as_posix() for p in name.parents if p.as_posix() != ".")
+                if member.isdir() and name.as_posix() != ".":
+                    folders.add(name.as_posix())
+                if member.isfile() and name.suffix.lower() in IMAGE_SUFFIXES:
                     payload = tar.extractfile(member).read()
-                    yield member.name, (lambda b=payload: b)
+                    images.append((name.as_posix(), lambda b=payload: b))
     except tarfile.TarError as exc:
         raise UserError(f"imagefolder {path} is not a readable tar archive: {exc}") from exc
+    return images, folders
 
 
 def _decode_tree(path: Path, files: list[tuple[str, Callable[[], bytes]]], size: int | None) -> Dataset:

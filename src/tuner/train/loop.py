@@ -108,24 +108,21 @@ class Run:
     # -- state
 
     def state(self) -> dict[str, Any]:
-        """Everything a resume needs to go on bit for bit; once the run has ended by itself (no epoch follows),
-        only the best epoch's weights and what reads them (the test evaluation, a restart that finds the run
-        ended): the current weights, optimizer and schedule are left out, a quarter of an Adam run's state."""
+        """Everything a resume needs to go on bit for bit; once the run has ended by itself (no epoch follows), its
+        ended_state."""
         rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state().cpu()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         state = {"epoch": self.epoch, "config": self.cfg.to_dict(), "rng": rng,
                  "tracker": copy.deepcopy(self.tracker.__dict__), "best_model": _clone_state(self.best_weights),
                  "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
-                 "num_classes": self.num_classes, "training_path": self.choice.path.name}
-        if not self.cfg.restore_best:  # the run ends with its last weights: keep them
-            state["model"] = _clone_state(self.model.state_dict())
-        if _last_status(self) == FitEnd.RUNNING:
-            state.update({"model": _clone_state(self.model.state_dict()),
-                          "optimizer": _to_cpu(self.optimizer.state_dict()),
-                          "schedule": _to_cpu(self.schedule.state_dict()),
-                          "scaler": self.scaler.state_dict() if self.scaler else None})
-        return state
+                 "num_classes": self.num_classes, "training_path": self.choice.path.name,
+                 "model": _clone_state(self.model.state_dict())}
+        if _last_status(self) != FitEnd.RUNNING:
+            return ended_state(state)
+        return {**state, "optimizer": _to_cpu(self.optimizer.state_dict()),
+                "schedule": _to_cpu(self.schedule.state_dict()),
+                "scaler": self.scaler.state_dict() if self.scaler else None}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state.get("model", state["best_model"]))
@@ -254,6 +251,16 @@ def trial_steps(cfg: TrainConfig, dataset: Dataset) -> int:
     return cfg.epochs * math.ceil(images / cfg.batch_size)
 
 
+def ended_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The state of a run no epoch will follow (it ended by itself, or a trial scheduler or the time budget ended
+    it): the best epoch's weights and what reads them (the test evaluation, a restart that finds the run ended);
+    the current weights only where the run ends with them (restore_best=False). The optimizer and schedule are left
+    out: with Adam, a quarter of the state."""
+    keep = state["config"].get("restore_best", True) is False
+    return {k: v for k, v in state.items()
+            if k not in ("optimizer", "schedule", "scaler") and (k != "model" or keep)}
+
+
 def _clone_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A CPU copy (checkpoints and best-epoch weights live off the device)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
@@ -282,7 +289,8 @@ def fit(config: TrainConfig | dict[str, Any], data: Dataset | None = None, on_ep
     if resume is not None:
         run.restore(resume)
     status = _last_status(run)
-    while status == FitEnd.RUNNING:
+    ended = resume is not None and "optimizer" not in resume  # an ended run's state (ended_state): no epoch follows
+    while status == FitEnd.RUNNING and not ended:
         record = run.run_epoch()
         status = record["status"]
         if on_epoch is not None:

@@ -1,0 +1,36 @@
+"""Ctrl-C or SIGTERM while a command starts (Python imports tuner, torch and Ray: seconds, during which nothing has
+run or been written): one line and exit 130 at once. A KeyboardInterrupt raised halfway through importing torch or
+Ray would leave them half-initialised, and the interpreter could then crash on its way out (a traceback, or a
+segmentation fault). Standard library only: it is imported before anything heavy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+
+def install(command: str) -> None:
+    """From now until the command installs its own handlers (or `done()`), a signal ends the process with 130.
+    `command` is how to run it again (`python -m tuner.sweep`), for the --resume line."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_signal(number: int, frame: Any) -> None:
+        resume = sys.argv.index("--resume") + 1 if "--resume" in sys.argv[:-1] else None
+        line = f" Continue with: {command} --resume {sys.argv[resume]}" if resume else ""
+        print(f"\ninterrupted ({signal.Signals(number).name}) while starting: nothing was run or written.{line}",
+              flush=True)
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def done() -> None:
+    """Back to Python's own handling (Ctrl-C raises KeyboardInterrupt, which the command turns into 130)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
