@@ -28,9 +28,9 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     # What a sweep file gets by default (docs/search.md): tuner's TPE, no early stopping, a confirm phase on the
     # table's other seeds.
     "tuner-default": {**BASE, "search": "optuna", "trial_scheduler": "none", "seeds": "all"},
-    # Budgeted successive halving (tuner.search.budgeted): rungs 1, 3, 9, ... epochs whose schedules end at their
-    # budget, promoted from scratch, TPE on the highest rung with enough results, a confirm phase. Replays need the
-    # table's shorter recordings (--budgets).
+    # Budgeted successive halving (tuner.search.budgeted): rungs 1, 3, ... epochs (up to max_epochs / 3) whose
+    # schedules end at their budget, promoted from scratch, TPE on the highest rung with enough results, a confirm
+    # phase. Replays need the table's shorter recordings (--budgets).
     "tuner-budgeted": {**BASE, "search": "budgeted", "trial_scheduler": "none", "seeds": "all", "grace_period": 1,
                        "reduction_factor": 3},
 }
