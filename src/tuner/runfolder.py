@@ -46,6 +46,7 @@ STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable 
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)
 PAIR_MARK = "+"  # paired hyperparameters: "optimizer+lr": ("sgd", 0.01)
+PBT_PATH = "pbt_path"  # trials.csv: the hyperparameter changes of a population-based scheduler (path_text)
 
 HISTORY_COLUMNS = ["trial_id", "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s"]
 CONFIG_PREFIX = select.CONFIG_PREFIX
@@ -82,6 +83,21 @@ def trial_values(config: dict[str, Any]) -> dict[str, Any]:
 def training_values(config: dict[str, Any]) -> dict[str, Any]:
     """trial_values without what only the search reads (a budgeted search's rung): the TrainConfig a trial trains."""
     return {k: v for k, v in trial_values(config).items() if k != RUNG_KEY}
+
+
+def path_text(path: list[dict[str, Any]]) -> str:
+    """A trial's hyperparameter path (train.fit's tracker.path) as one line: "@2 from 3f2a_00001: lr 0.01->0.012;
+    @4 ..." (at the end of epoch 2 it took trial 3f2a_00001's state, lr changed from the donor's 0.01 to 0.012)."""
+    steps = []
+    for step in path:
+        changes = ", ".join(f"{k} {_short(v[0])}->{_short(v[1])}" for k, v in step.items() if k not in ("epoch", "from"))
+        source = f" from {step['from']}" if step.get("from") else ""
+        steps.append(f"@{step['epoch']}{source}: {changes or 'no change'}")
+    return "; ".join(steps)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def format_value(value: Any) -> Any:
@@ -171,6 +187,7 @@ class TrialRecord:
     status: Status
     error: str = ""
     failures: int = 0
+    pbt_path: str = ""  # population-based schedulers: path_text of its hyperparameter changes
 
 
 def epoch_rows(reported: pd.DataFrame | list[dict[str, Any]] | None) -> pd.DataFrame:
@@ -198,6 +215,8 @@ def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
         row["seed"] = config.get("seed", 0)
         row["num_params"] = _last_int(epochs, "num_params")
         row.update({"phase": phase, "round": number, "error": record.error, "failures": record.failures})
+        if record.pbt_path:
+            row[PBT_PATH] = record.pbt_path
         trials.append(row)
         for epoch in epochs.to_dict("records"):
             history.append({"trial_id": record.trial_id, **{c: epoch.get(c) for c in HISTORY_COLUMNS[1:]}})
@@ -238,7 +257,7 @@ def records_from_results(run_dir: Path, spec: RunSpec) -> list[TrialRecord]:
         records.append(TrialRecord(trial_id_of(folder), folder_phase(folder.parent.name),
                                    trial_values(last.get("config", {})), epochs, status,
                                    str(last.get("error", ""))[:300] if last.get("status") == FitEnd.CONFIG_ERROR
-                                   else "", failures))
+                                   else "", failures, str(last.get(PBT_PATH) or "")))
     return records
 
 

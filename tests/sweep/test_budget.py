@@ -72,6 +72,13 @@ def test_a_few_configurations_run_to_the_same_length_the_start_points_first():
     assert planned.trial_scheduler == "none" and planned.samples == 2 and planned.start == starts
 
 
+def test_a_plan_of_a_few_configurations_drops_population_based_training_and_its_options():
+    pbt = sweep(search="random", trial_scheduler="pbt", scheduler_options={"perturbation_interval": 2})
+    made = plan.make(pbt, probe(), budget_for(16), slots=2)
+    planned = plan.apply(pbt, made, cpus=2)  # validated: options without their scheduler would be an error
+    assert made.kind == "few" and planned.trial_scheduler == "none" and planned.scheduler_options == {}
+
+
 def test_a_larger_budget_searches_with_fewer_trials_that_fit():
     made = plan.make(sweep(), probe(), budget_for(60), slots=2)
     assert made.kind == "search" and made.trials < 40 and made.epochs == 10

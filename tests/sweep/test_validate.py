@@ -85,6 +85,26 @@ BAD_FILES = {
     "define_by_run_combination": ("def space(trial):\n    trial.suggest_categorical('width', [32, 30])\n"
                                   "sweep = Sweep(data='synthetic', model='vit', fixed={'heads': 4}, space=space, "
                                   "search='optuna')", "divisible by heads 4"),
+    # population-based training: what it can perturb, beside which search, how often
+    "pbt_with_optuna": ("sweep = Sweep(search='optuna', trial_scheduler='pbt', space={'lr': tune.loguniform(1e-3, "
+                        "1e-1)})", "runs with search 'random' or 'grid'"),
+    "pbt_non_perturbable": ("sweep = Sweep(trial_scheduler='pbt', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
+                            "scheduler_options={'hyperparam_mutations': {'batch_size': [64, 128]}})",
+                            "'batch_size' cannot be perturbed in a running trial"),
+    "pbt_interval_too_long": ("sweep = Sweep(trial_scheduler='pbt', max_epochs=4, space={'lr': tune.loguniform("
+                              "1e-3, 1e-1)}, scheduler_options={'perturbation_interval': 4})",
+                              "perturbation_interval must be an integer from 1 to max_epochs - 1 (3), got 4"),
+    "pbt_nothing_to_perturb": ("sweep = Sweep(trial_scheduler='pbt', space={'optimizer': tune.choice(['sgd', "
+                               "'adam'])})", "has nothing to perturb"),
+    "pbt_paired_lr": ("sweep = Sweep(trial_scheduler='pbt', space={'optimizer+lr': tune.choice([('sgd', 0.1)])}, "
+                      "scheduler_options={'hyperparam_mutations': {'lr': tune.loguniform(1e-3, 1e-1)}})",
+                      "'lr' is paired in space key 'optimizer+lr'"),
+    "pbt_unknown_option": ("sweep = Sweep(trial_scheduler='pbt', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
+                           "scheduler_options={'interval': 2})", "'interval' is not one of perturbation_interval"),
+    "pb2_inverted_bounds": ("sweep = Sweep(trial_scheduler='pb2', scheduler_options={'hyperparam_bounds': "
+                            "{'lr': [0.1, 0.01]}})", "hyperparam_bounds['lr'] must be [low, high]"),
+    "scheduler_options_without_pbt": ("sweep = Sweep(trial_scheduler='asha', scheduler_options={"
+                                      "'perturbation_interval': 1})", "scheduler_options apply to trial_scheduler"),
 }
 
 

@@ -19,7 +19,7 @@ from tuner.analysis import importance, plots
 from tuner.analysis import report_tables as tables
 from tuner.analysis.load import RunData
 from tuner.errors import UserError
-from tuner.runfolder import PREDICTIONS_FILE, REPORT_DIR, REPORT_FILE
+from tuner.runfolder import PBT_PATH, PREDICTIONS_FILE, REPORT_DIR, REPORT_FILE
 from tuner.status import Status
 
 STYLE = """
@@ -82,6 +82,7 @@ def write_report(run: RunData, top: int = 10, compare: str | None = None, data_d
     header(page)
     ranking_section(page, top)
     curves_section(page)
+    population_section(page)
     effects_section(page)
     compare_section(page, compare or tables.default_compare(run))
     test_section(page, data_dir)
@@ -199,6 +200,21 @@ def curves_section(page: Page) -> None:
     rungs = plots.asha_rungs(page.run)
     if rungs:
         page.note(f"Dotted lines: ASHA rungs at epochs {', '.join(map(str, rungs))}, where weak trials are stopped.")
+
+
+def population_section(page: Page) -> None:
+    """Population-based training: each trial's copies and hyperparameter changes (trials.csv's pbt_path)."""
+    trials = page.run.trials
+    if PBT_PATH not in trials or not trials[PBT_PATH].notna().any():
+        return
+    page.heading("Population-based training")
+    shown = trials[["trial_id", *[c for c in trials if c.startswith("config/")], PBT_PATH]].copy()
+    shown[PBT_PATH] = shown[PBT_PATH].fillna("(kept its own)")
+    page.table(shown.map(_short))
+    page.note("Each trial's path: '@E from T: lr a->b' means that after epoch E it took trial T's checkpoint and "
+              "trained on with lr b instead of T's a, its schedule continuing from epoch E. config/ columns hold the "
+              "final values; history.csv holds every trial's lineage, epoch by epoch, with its lr. Replay cannot "
+              "replay this: a table holds curves of fixed hyperparameters.")
 
 
 def effects_section(page: Page) -> None:

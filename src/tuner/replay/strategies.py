@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.errors import UserError
 from tuner.replay.tables import Table
+from tuner.search.population import NOT_REPLAYABLE, POPULATION_SCHEDULERS
 from tuner.sweep.fields import check_fields
 from tuner.sweep.spec import NOT_FIXED, Sweep, coerce_sweep_field, field_types
 
@@ -58,6 +59,8 @@ def strategy_sweep(table: Table, fields: dict[str, Any], seed: int) -> Sweep:
     except TypeError as exc:
         raise UserError(f"strategy: {exc}") from None
     check_fields(sweep, where=f"strategy on table {table.name}")  # the table's configurations ran: they are valid
+    if sweep.trial_scheduler in POPULATION_SCHEDULERS:  # before any strategy runs, not when its first trial starts
+        raise UserError(f"strategy {sweep.trial_scheduler}: {NOT_REPLAYABLE}")
     return sweep
 
 

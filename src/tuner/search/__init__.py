@@ -3,7 +3,8 @@
     space           how a space is described; the configurations it can produce; start points
     searches        SEARCHES: grid, random, optuna (tuner's TPE), optuna-tpe, ray-optuna, budgeted
     budgeted        budgeted successive halving: rungs whose schedules end at their budget (BOHB's rule for new ones)
-    schedulers      TRIAL_SCHEDULERS: none, asha, hyperband, median, optuna-median, ray-asha
+    schedulers      TRIAL_SCHEDULERS: none, asha, hyperband, median, optuna-median, ray-asha, pbt, pb2
+    population      population-based training (pbt, pb2): its settings and checks
     optuna_search   tuner's Optuna search (trials told as they ended), samplers, the study's journal
     warm            warm starts: an earlier run's trials told to a new study
 

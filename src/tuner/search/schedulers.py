@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuner import select
+from tuner.search import population
 from tuner.search.optuna_search import quiet_optuna
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ TRIAL_SCHEDULERS: dict[str, SchedulerFactory] = {
     "median": _median,  # Ray's MedianStoppingRule: stop a trial below the median of the others at the same epoch
     "optuna-median": _optuna_median,  # Optuna's MedianPruner() with Optuna's defaults
     "none": _fifo,  # every trial runs to max_epochs (or its own end)
+    "pbt": population.pbt,  # population-based training: the weak copy the strong and perturb lr/momentum/wd
+    "pb2": population.pb2,  # PB2: population-based training whose perturbations a GP bandit picks
 }
 
 

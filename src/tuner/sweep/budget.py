@@ -186,7 +186,7 @@ def apply(sweep: Sweep, plan: Plan, cpus: float) -> Sweep:
         changes["seeds"] = sweep.without_confirm().seeds
     if plan.kind in ("one", "few"):
         changes.update(search="random" if sweep.search == "grid" else sweep.search, trial_scheduler="none",
-                       num_samples=plan.trials, space=_as_searchable(sweep))
+                       scheduler_options={}, num_samples=plan.trials, space=_as_searchable(sweep))
         if plan.kind == "one" and sweep.gpu == 0:
             changes["cpu"] = cpus
     else:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tuner import select
 from tuner.errors import UserError
+from tuner.search import population
 from tuner.search import BUDGETED_SEARCHES, OPTUNA_SEARCHES, SAMPLERS, SEARCHES, TRIAL_SCHEDULERS, search_algorithm
 from tuner.sweep.spec import NOT_FIXED, NOT_SEARCHABLE, Sweep, field_types
 from tuner.train.config import is_setting
@@ -71,6 +72,7 @@ def check_fields(sweep: Sweep, where: str = "sweep") -> None:
         fail(f"search_options apply to the Optuna searches ({', '.join(sorted(OPTUNA_SEARCHES))}), "
              f"not search={sweep.search!r}")
     _validate_search_options(sweep, fail)
+    population.check(sweep, fail)
     if not callable(sweep.space) and not isinstance(sweep.space, dict):
         fail(f"space must be a dict or a function, got {type(sweep.space).__name__}")
     if callable(sweep.space) and sweep.search not in OPTUNA_SEARCHES:

@@ -62,8 +62,11 @@ class Sweep:
     space: dict[str, Any] | Callable[[Any], dict[str, Any] | None] = field(default_factory=dict)
     search: str = "random"  # grid | random | optuna (TPE) | optuna-tpe | ray-optuna (tuner.search.SEARCHES)
     search_options: dict[str, Any] = field(default_factory=dict)  # Optuna sampler settings, e.g. n_startup_trials
-    trial_scheduler: str = "none"  # early stopping: none | asha | hyperband | median | ... (docs/search.md: replays
+    trial_scheduler: str = "none"  # none | asha | hyperband | median | pbt | pb2 | ... (docs/search.md: replays
     #   of recorded sweeps found early stopping cutting slow starters that end best; "none" lets every trial finish)
+    scheduler_options: dict[str, Any] = field(default_factory=dict)  # trial_scheduler pbt/pb2: perturbation_interval,
+    #   hyperparam_mutations (pb2: hyperparam_bounds; default: the space's ranges of lr, momentum, weight_decay),
+    #   quantile_fraction, ... (tuner.search.population)
     grace_period: int = 1  # epochs a trial runs before it can be stopped
     reduction_factor: float = 3  # asha/hyperband: keep 1/reduction_factor at each rung
     brackets: int = 1  # asha: brackets of successively longer grace periods (1: the classic ASHA)
@@ -110,6 +113,8 @@ class Sweep:
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "space"}
         out["space"] = space_lib.describe_space(self.space)
+        out["scheduler_options"] = {k: space_lib.describe_space(v) if isinstance(v, dict) else v
+                                    for k, v in self.scheduler_options.items()}
         out["mode"] = self.direction if self.metric in select.METRICS else self.mode
         return out
 

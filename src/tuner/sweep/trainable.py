@@ -24,13 +24,13 @@ from ray import tune
 
 from tuner.errors import UserError
 from tuner.sweep import owncode
-from tuner.runfolder import STATE_FILE, training_values
+from tuner.runfolder import PBT_PATH, STATE_FILE, path_text, training_values, trial_id_of
 from tuner.status import FitEnd
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig
 from tuner.train.data import Dataset
 from tuner.train.evaluation import load_file
-from tuner.train.loop import fit
+from tuner.train.loop import COPIED_FROM, fit
 
 REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params")
 
@@ -38,6 +38,16 @@ REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "ep
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
     with checkpoint.as_directory() as folder:
         return load_file(Path(folder) / STATE_FILE)
+
+
+def restored_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
+    """The state a trial resumes from; one of another trial's checkpoints (a population-based scheduler's copy)
+    names that trial (fit records it in the state's hyperparameter path)."""
+    state = load_state(checkpoint)
+    donor = trial_id_of(Path(checkpoint.path).parent)
+    if donor != tune.get_context().get_trial_id():
+        state[COPIED_FROM] = donor
+    return state
 
 
 def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) -> None:
@@ -54,7 +64,7 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
     checkpoint = tune.get_checkpoint()
-    resume = load_state(checkpoint) if checkpoint else None
+    resume = restored_state(checkpoint) if checkpoint else None
 
     def report(record: dict[str, Any], state: Any) -> None:
         with tempfile.TemporaryDirectory() as folder:
@@ -63,6 +73,8 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
             metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
                        "threads": torch.get_num_threads(),  # `tuner rerun` trains on as many, on the same path
                        "training_path": saved["training_path"]}
+            if saved["tracker"].get("path"):  # a population-based scheduler changed its hyperparameters
+                metrics[PBT_PATH] = path_text(saved["tracker"]["path"])
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:

@@ -65,7 +65,7 @@ def run_config(sweep: Sweep, storage_path: str, name: str, total: int, expected_
                                 expected_epochs=expected_epochs, phase=folder_phase(name)), TrialEnds(),
                    *(callbacks or [])],
         failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.checkpoint_keep))
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=search.population.checkpoints_to_keep(sweep)))
 
 
 def restored_tuner(sweep: Sweep, dataset: Dataset, storage_path: str, folder: str, study: Any = None) -> Any:

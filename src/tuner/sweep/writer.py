@@ -18,6 +18,7 @@ import torch
 
 from tuner import runfolder, select
 from tuner.runfolder import BEST_FILE, ERRORS_DIR, MODEL_FILE, PREDICTIONS_FILE, TEST_LOG, TrialRecord
+from tuner.search.population import POPULATION_SCHEDULERS
 from tuner.status import CUT_OFF, FitEnd, Status, SweepEnd, status_of
 from tuner.status import counts as status_counts
 from tuner.sweep.lifecycle import TrialEnds
@@ -61,12 +62,23 @@ def collect(grids: list[tuple[str, Any]], sweep: Sweep, ended_by: str = SweepEnd
     for trial_id, (label, result) in sorted(phases.items()):
         watch = (ends or {}).get(label)
         unfinished = cut_off if watch is not None and watch.unfinished(trial_id) else None
-        records.append(TrialRecord(trial_id, label, configs[trial_id], runfolder.epoch_rows(result.metrics_dataframe),
+        epochs, path = _epochs_and_path(result, sweep)
+        records.append(TrialRecord(trial_id, label, configs[trial_id], epochs,
                                    trial_status(result, sweep.max_epochs, unfinished), _error_text(result),
-                                   failures(result)))
+                                   failures(result), path))
     keys = searched_keys(sweep, list(configs.values()))
     trials, history = runfolder.trials_table(records, keys, sweep.metric, sweep.max_epochs)
     return trials, history, {tid: r for tid, (_, r) in phases.items()}
+
+
+def _epochs_and_path(result: Any, sweep: Sweep) -> tuple[pd.DataFrame, str]:
+    """A trial's epochs as it reported them; under a population-based scheduler, its model's lineage from its last
+    checkpoint: the epochs of the trials it copied, up to each copy, then its own (their best epoch is the one
+    whose weights the checkpoint holds), and its hyperparameter path."""
+    if sweep.trial_scheduler not in POPULATION_SCHEDULERS or result.checkpoint is None:
+        return runfolder.epoch_rows(result.metrics_dataframe), ""
+    tracker = load_state(result.checkpoint)["tracker"]
+    return runfolder.epoch_rows(tracker["history"]), runfolder.path_text(tracker.get("path", []))
 
 
 def confirm_pairs(grids: list[tuple[str, Any]], sweep: Sweep, count: int) -> list[dict[str, Any]]:

@@ -113,6 +113,7 @@ class TrainConfig:
 
 
 MODEL_ARG_PREFIX = "model."  # `model.depth` in a space, `fixed` or --set reaches a model factory as depth=...
+PERTURBABLE = ("lr", "momentum", "weight_decay")  # what a population-based scheduler may change mid-run
 
 
 def is_setting(key: str) -> bool:

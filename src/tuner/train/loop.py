@@ -31,13 +31,14 @@ from tuner.train import datasets
 from tuner.train.data import Dataset
 from tuner.train import models, optim
 from tuner.train.checks import validate
-from tuner.train.config import TrainConfig
+from tuner.train.config import PERTURBABLE, TrainConfig
 from tuner.train.device import Normalizer, autocast, prepare_splits, resolve_device
 from tuner.train.paths import pinned
 from tuner.train.paths import resolve as resolve_path
 from tuner.train.evaluation import evaluate
 
 OnEpoch = Callable[[dict[str, Any], Callable[[], dict[str, Any]]], None]
+COPIED_FROM = "copied_from"  # a resume state's key: the trial whose state a population-based scheduler copied
 DIVERGENCE_CHECK_EVERY = 50  # steps between finiteness checks (each one syncs a GPU once)
 
 
@@ -52,6 +53,7 @@ class Tracker:
     bad_epochs: int = 0
     stuck_epochs: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    path: list[dict[str, Any]] = field(default_factory=list)  # hyperparameter changes on resume (rebased)
 
 
 @dataclass
@@ -140,6 +142,21 @@ class Run:
             self.tracker.best_value = self.tracker.best_val_acc
         self.best_weights = _clone_state(state["best_model"])
         self.epoch = state["epoch"]
+        self.rebase(state)
+
+    def rebase(self, state: dict[str, Any]) -> None:
+        """A population-based scheduler restarts a trial from a state (its own or another trial's, named by
+        state[COPIED_FROM]) with new values of PERTURBABLE in self.cfg: they go on the restored optimizer,
+        the schedule continues with them (optim.rebase), and the change joins tracker.path."""
+        old = state["config"]
+        changed = {k: [old.get(k), getattr(self.cfg, k)] for k in PERTURBABLE
+                   if old.get(k) != getattr(self.cfg, k)}
+        if "optimizer" not in state or not (changed or state.get(COPIED_FROM)):
+            return
+        if changed:
+            losses = [r["val_loss"] for r in self.tracker.history]
+            self.schedule = optim.rebase(self.optimizer, self.cfg, self.steps_per_epoch, losses)
+        self.tracker.path.append({"epoch": self.epoch, "from": state.get(COPIED_FROM, ""), **changed})
 
     # -- one epoch
 
@@ -249,7 +266,8 @@ def _to_cpu(obj: Any) -> Any:
 
 def fit(config: TrainConfig | dict[str, Any], data: Dataset | None = None, on_epoch: OnEpoch | None = None,
         resume: dict[str, Any] | None = None, data_dir: str | None = None) -> FitResult:
-    """Train one configuration. `data` defaults to loading `config.data`; `resume` is a state from on_epoch."""
+    """Train one configuration. `data` defaults to loading `config.data`; `resume` is a state from on_epoch (a
+    config whose lr, momentum or weight decay differ from the state's takes them on from there: Run.rebase)."""
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     validate(cfg)
     dataset = data if data is not None else datasets.load(cfg.data, data_dir)

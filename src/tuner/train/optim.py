@@ -8,14 +8,16 @@ loss ln 10 for every epoch; Schedule does the right thing from the name alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.optim import lr_scheduler as lrs
 
-from tuner.train.config import TrainConfig
+from tuner.train.config import PERTURBABLE, TrainConfig
 from tuner.errors import unknown_name
 
 Params = Iterable[torch.nn.Parameter]
@@ -144,3 +146,24 @@ class Schedule:
             self.warmup.load_state_dict(state["warmup"])
         if self.main is not None:
             self.main.load_state_dict(state["main"])
+
+
+def rebase(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int,
+           val_losses: Sequence[float]) -> Schedule:
+    """Put cfg's PERTURBABLE values on a restored optimizer (its moments stay) and lay its schedule anew, as a
+    run started with these values would have it after len(val_losses) epochs: the schedule is replayed over
+    the epochs done (plateau fed the run's validation losses), so it continues from the restored epoch with
+    the new base rate. A cyclic momentum (cyclic, onecycle) stays the schedule's, as in a fresh run."""
+    for group in optimizer.param_groups:
+        group.pop("initial_lr", None)  # the schedulers take their base rate from group["lr"] when it is unset
+        for key in PERTURBABLE:
+            if key in group:
+                group[key] = getattr(cfg, key)
+    with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()": no step is taken here
+        warnings.simplefilter("ignore", UserWarning)
+        schedule = Schedule(optimizer, cfg, steps_per_epoch)
+        for loss in val_losses:
+            for _ in range(steps_per_epoch if schedule.per_batch else 0):
+                schedule.after_batch()
+            schedule.after_epoch(loss if math.isfinite(loss) else math.inf)
+    return schedule
