@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,40 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TUNER_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
 
 
+# A module whose source holds one of these starts Ray its own way (its own ray.init, a multi-node cluster on this
+# machine, whose shutdown resets the driver's internal state) or checks that nothing started one: the shared Ray
+# is shut down before it.
+OWN_RAY = ("ray.init(", "loopback_cluster(", "Cluster(", "start_ray(", "not ray.is_initialized()")
+
+
 @pytest.fixture(scope="module")
 def local_ray(tmp_path_factory):
-    """A local Ray with 2 CPUs for one test module (tests/test_fault_tolerance.py starts one per test instead). Its
+    """A local Ray with 2 CPUs, shared by the modules that ask for it: started by the first (a start costs 5-20 s
+    on 2 loaded cores), kept up until a module that starts Ray its own way (OWN_RAY) or the session's end. Its
     workers take the environment as it is here, so the session's cache folder is set first: trials then read and
     write the same caches as the test (the data cache, the training paths' verdicts), never ~/.cache."""
     import ray
 
-    os.environ["TUNER_CACHE"] = str(tmp_path_factory.getbasetemp() / "data-cache")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if not ray.is_initialized():
+        os.environ["TUNER_CACHE"] = str(tmp_path_factory.getbasetemp() / "data-cache")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
-    ray.shutdown()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_shared_ray_where_a_module_starts_its_own(request):
+    source = Path(request.module.__file__).read_text()
+    if any(call in source for call in OWN_RAY) and "ray" in sys.modules:
+        import ray
+
+        ray.shutdown()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_ray_ends_with_the_session():
+    yield
+    if "ray" in sys.modules:
+        import ray
+
+        ray.shutdown()

@@ -35,9 +35,34 @@ def test_the_readme_lists_every_tuner_command():
     assert re.findall(r"`(\w+)`", listed) == list(cli.COMMANDS)
 
 
-@pytest.mark.parametrize("command", ["sweep", "analysis", "train", "models"])
-def test_help_shows_the_tuner_command_with_examples(command, capsys):
-    with pytest.raises(SystemExit):
+EXAMPLE = re.compile(r"^  ((?:tuner|python -m tuner\.)\S*.*?)(?:\s{2,}.*)?$")  # a command, then 2+ spaces, a note
+OPTION = re.compile(r"(?<![\w-])(--[a-z][\w-]*)")
+OWNED_ELSEWHERE = {"replay", "tables"}  # src/tuner/replay/ is another session's: its parsers keep their own help
+
+
+def help_of(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
-    printed = capsys.readouterr().out
-    assert printed.startswith(f"usage: tuner {command}") and "examples:" in printed
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="no examples yet: src/tuner/replay/ is edited "
+                                                                 "by another session"))
+    if c in OWNED_ELSEWHERE else c for c in cli.COMMANDS])
+def test_help_shows_the_tuner_command_with_examples_that_exist(command, capsys):
+    """Every command's --help ends with examples, typed as `tuner COMMAND ...`: each names this command, flags
+    its parser has, and files of the repository where it names one (sweeps/...)."""
+    printed = help_of(command, capsys)
+    assert printed.startswith(f"usage: tuner {command}")
+    options, _, epilog = printed.partition("\nexamples:\n")
+    examples = [m.group(1).split() for line in epilog.splitlines() if (m := EXAMPLE.match(line))]
+    assert examples, f"tuner {command} --help shows no examples"
+    flags = set(OPTION.findall(options))
+    for words in examples:
+        assert words[:2] == ["tuner", command], words
+        for word in words[2:]:
+            flag = word.split("=")[0]
+            assert not flag.startswith("--") or flag in flags, f"{' '.join(words)}: {flag} is not an option"
+            assert not word.startswith(("sweeps/", "examples/")) or (ROOT / word).exists(), word

@@ -71,3 +71,40 @@ def test_only_validation_metrics_select_and_a_mode_must_agree():
     with pytest.raises(ValueError, match="contradicts"):
         select.check_metric("val_loss", "max")
     assert select.check_metric("num_params", "min", select.OBJECTIVE_METRICS) == "min"
+
+
+def sized(rows):
+    """rows: (trial_id, width, seed, val_acc, num_params, latency_ms)."""
+    frame = table([(t, w, s, v, "TERMINATED") for t, w, s, v, _, _ in rows])
+    frame["num_params"] = [p for *_, p, _ in rows]
+    frame["latency_ms"] = [ms for *_, ms in rows]
+    return frame
+
+
+def test_rule_7_an_exact_tie_on_the_first_objective_goes_to_the_configuration_not_dominated():
+    trials = sized([("big", 64, 0, 0.95, 9000, 2.0), ("small", 16, 0, 0.95, 900, 1.0), ("tiny", 4, 0, 0.80, 90, 0.5)])
+    assert select.choose(trials, "val_acc").trial["trial_id"] == "big"  # one objective: the earlier trial (rule 5)
+    objectives = [("val_acc", "max"), ("num_params", "min")]
+    choice = select.choose(trials, "val_acc", objectives)
+    assert choice.trial["trial_id"] == "small" and "Pareto front" in choice.to_json()["rule"]
+    front = select.pareto(trials, ["val_acc", "num_params"])
+    assert dict(zip(front["trial"], front["pareto"])) == {"big": False, "small": True, "tiny": True}
+    assert front.loc[front["chosen"], "trial"].tolist() == ["small"]
+
+
+def test_rule_7_the_front_is_over_configuration_means_and_only_those_that_compete():
+    trials = sized([("a0", 1, 0, 0.90, 500, 3.0), ("a1", 1, 1, 0.80, 500, 1.0),  # mean 0.85, 2.0 ms
+                    ("b0", 2, 0, 0.86, 800, 2.5), ("b1", 2, 1, 0.84, 800, 2.5),  # mean 0.85, 2.5 ms: dominated by a
+                    ("c0", 3, 0, 0.99, 10, 0.1)])  # one seed only: does not compete (rule 4), so not on the front
+    front = select.pareto(trials, ["val_acc", "latency_ms"])
+    assert set(front["configuration"]) == {"width=1", "width=2"}
+    row = front.set_index("configuration").loc["width=1"]
+    assert row["val_acc"] == pytest.approx(0.85) and row["latency_ms"] == pytest.approx(2.0) and row["pareto"]
+    assert not front.set_index("configuration").loc["width=2", "pareto"]
+
+
+def test_rule_7_a_configuration_without_a_measured_objective_is_off_the_front():
+    trials = sized([("cut", 1, 0, 0.99, 100, math.nan), ("done", 2, 0, 0.90, 100, 1.0)])
+    front = select.pareto(trials, ["val_acc", "latency_ms"])
+    assert dict(zip(front["trial"], front["pareto"])) == {"cut": False, "done": True}
+    assert select.choose(trials, "val_acc", [("val_acc", "max"), ("latency_ms", "min")]).trial["trial_id"] == "done"

@@ -6,6 +6,7 @@
     run.best                                                          # configuration, val metric mean ± std, test
     model = run.model()                                               # the chosen weights in your architecture
     run.report()                                                      # report.html
+    run.pareto                                                        # objectives=[...]: the Pareto front
     tuner.load_run("runs/own_model-20261206-101500")                  # the same Run for a finished folder
 
 A Sweep defined in a script (`python my_sweep.py` calling tuner.run) is recorded as that script: the run folder's
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tuner.analysis.load import RunData
 from tuner.analysis.load import load_run as read_run
 from tuner.errors import UserError
-from tuner.runfolder import SWEEP_FILE
+from tuner.runfolder import SWEEP_FILE, use_code
 from tuner.train import usercode
 
 if TYPE_CHECKING:
@@ -113,6 +114,12 @@ class Run:
     def best(self) -> Best | None:
         return Best.from_json(self.data.best) if self.data.best else None
 
+    @property
+    def pareto(self) -> Any:
+        """A multi-objective sweep's configurations (pandas, rule order): the mean of each objective, `pareto` (not
+        dominated) and `chosen`; `run.pareto[run.pareto["pareto"]]` is the front. Empty for one objective."""
+        return self.data.pareto
+
     def model(self, device: str = "cpu") -> Any:
         """The chosen configuration's architecture with its tested weights (best_model.pt), in eval mode. It takes
         images normalised as in training: (x / 255 - mean) / std with `normalization()`'s per-channel values."""
@@ -126,6 +133,7 @@ class Run:
         best = self.data.best
         if not best:
             raise UserError(f"{self.run_dir}: no configuration was chosen yet (no best.json)")
+        use_code(self.run_dir)
         usercode.load_sweep_module(self.run_dir / SWEEP_FILE, best["config"].get("model"))
         cfg = TrainConfig.from_dict(best["config"])
         shape = tuple(best.get("image_shape") or self._image_shape())
@@ -154,6 +162,7 @@ class Run:
     def _image_shape(self) -> tuple[int, int, int]:
         from tuner.train import datasets
 
+        use_code(self.run_dir)
         usercode.load_sweep_module(self.run_dir / SWEEP_FILE, self.data.sweep.get("data"))
         return datasets.load_sized(self.data.sweep.get("data", "mnist"), int(self.data.sweep.get("subset") or 0),
                                    fetch=False).image_shape
@@ -221,7 +230,7 @@ def _finish(start: Any, args: argparse.Namespace, options: Any, metric: str) -> 
 def _as_sweep(sweep: Sweep | str | Path) -> tuple[Sweep, Path]:
     """The Sweep and the file the run folder records as its sweep.py: a sweep file as given; a Sweep object's script
     (run as __main__), whose functions are then the sweep file's; a notebook's: a file that says how to resume."""
-    from tuner.sweep import owncode
+    from tuner.sweep import codedirs, owncode
     from tuner.sweep.load import load as load_sweep_file
     from tuner.sweep.spec import Sweep
 
@@ -240,7 +249,10 @@ def _as_sweep(sweep: Sweep | str | Path) -> tuple[Sweep, Path]:
         path.write_text(NOTEBOOK_SWEEP)
     import dataclasses
 
-    sweep = owncode.normalize(dataclasses.replace(sweep, name=sweep.name or (path.stem if script else "sweep")))
+    code = codedirs.resolve(sweep.code, path.parent if script else Path.cwd())
+    codedirs.importable(code)
+    sweep = owncode.normalize(dataclasses.replace(sweep, name=sweep.name or (path.stem if script else "sweep"),
+                                                  code=[str(p) for p in code]))
     return sweep, path
 
 

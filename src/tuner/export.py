@@ -1,8 +1,6 @@
-"""python -m tuner.export katib SWEEP_FILE [-o experiment.yaml]: a Kubeflow Katib Experiment from the same sweep file
-`python -m tuner.sweep` runs (how, and what Katib cannot express: tuner.integrations.katib).
-
-    python -m tuner.export katib sweeps/cifar_cnn.py --image registry.example/tuner:1 --namespace kubeflow \
-        -o cifar.yaml && kubectl apply -f cifar.yaml
+"""tuner export katib SWEEP_FILE [-o experiment.yaml]: a Kubeflow Katib Experiment from the same sweep file
+`tuner sweep` runs (python -m tuner.export is the same). How, and what Katib cannot express (a define-by-run
+space is written flat: Katib has no conditional parameters): tuner.integrations.katib.
 """
 
 from __future__ import annotations
@@ -18,8 +16,16 @@ from tuner.sweep.validate import validate
 from tuner.train.config import parse_assignments
 
 
+EXAMPLES = """examples:
+  tuner export katib sweeps/cifar_cnn.py -o experiment.yaml        the CIFAR sweep as a Katib Experiment
+  tuner export katib sweeps/mnist_mlp.py --image registry.example/tuner:1 --data-pvc tuner-data -o mnist.yaml
+  tuner export katib sweeps/cifar_cnn.py --set trial_scheduler=asha --max-trials 32   median stopping, 32 trials
+then: kubectl apply -f experiment.yaml   (what Katib cannot express is said on stderr and in the file's header)
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tuner.export", description=__doc__,
+    p = argparse.ArgumentParser(prog="tuner export", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("format", choices=["katib"], help="what to write (katib: a Katib v1beta1 Experiment)")
     p.add_argument("sweep_file", help="a Python file defining `sweep = Sweep(...)`")

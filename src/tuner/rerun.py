@@ -52,6 +52,7 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
     saved = runfolder.read_spec(run_dir)
     config, first = trial_record(run_dir, trial_id)
+    runfolder.use_code(run_dir)  # the local packages it shipped, as copied into the run folder
     usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, training_values(config).get("model"),
                                saved.sweep.get("data"))  # the sweep file's own model or data functions
     values = training_values(config)
@@ -103,8 +104,16 @@ def reproduced(record: dict[str, Any], recorded: pd.DataFrame) -> bool:
     return math.isclose(record["val_acc"], recorded.loc[record["epoch"], "val_acc"], abs_tol=1e-12)
 
 
+EXAMPLES = """examples:
+  tuner rerun runs/mnist_mlp-20261130-081500 41c5a_00003              the trial again, its curve beside the record
+  tuner rerun runs/mnist_mlp-20261130-081500 41c5a_00003 --epochs 2   only its first two epochs
+  tuner rerun runs/mnist_mlp-20261130-081500 41c5a_00003 --device cuda   on a GPU (close, not bit-equal)
+(trial ids: the ranking's `trial` column, or the folders under RUN_DIR/ray*/)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tuner rerun", description=__doc__,
+    parser = argparse.ArgumentParser(prog="tuner rerun", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir")
     parser.add_argument("trial_id")

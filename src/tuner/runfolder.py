@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ TRIAL_DIR_PREFIX = "trial_"  # ray*/trial_<id>/: Ray's result.json, params.json,
 STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)
+CODE_FOLDER = "code"  # copies of the local packages a sweep ships (--code, Sweep.code): code/<package>/
 PAIR_MARK = "+"  # paired hyperparameters: "optimizer+lr": ("sgd", 0.01)
 PBT_PATH = "pbt_path"  # trials.csv: the hyperparameter changes of a population-based scheduler (path_text)
 
@@ -163,9 +165,31 @@ def trial_id_of(folder: str | Path) -> str:
     return Path(folder).name.removeprefix(TRIAL_DIR_PREFIX)
 
 
+def use_code(run_dir: Path) -> list[Path]:
+    """The run folder's copies of the sweep's local packages (code/<package>), put first on this process's import
+    path so that its sweep.py and model references import them; empty when the sweep shipped none."""
+    folder = run_dir / CODE_FOLDER
+    if not folder.is_dir():
+        return []
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return sorted(p for p in folder.iterdir() if p.name != "__pycache__" and not p.name.startswith("."))
+
+
 def trial_folders(run_dir: Path, trial_id: str = "*") -> list[Path]:
     """Ray's folders of the run's trials (every round and phase), sorted."""
     return sorted(p for p in run_dir.glob(f"{RAY_FOLDER}*/{trial_dirname(trial_id)}") if p.is_dir())
+
+
+EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)(?:\([\w.]+\))?(?::|$)")
+
+
+def error_line(text: str) -> str:
+    """The line of an error that says what went wrong: in a traceback (Ray's error.txt) the last exception's
+    `Type: message` line, the first line of its message; in a plain message its first line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    headers = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (headers[-1] if headers else lines[0] if lines else "no message")[:300]
 
 
 def failure_count(error_txt: str) -> int:
@@ -214,6 +238,7 @@ def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
         row["train_time_s"] = float(epochs["epoch_time_s"].sum()) if len(epochs) else 0.0
         row["seed"] = config.get("seed", 0)
         row["num_params"] = _last_int(epochs, "num_params")
+        row["latency_ms"] = _last_float(epochs, "latency_ms")  # measured once the run ended by itself
         row.update({"phase": phase, "round": number, "error": record.error, "failures": record.failures})
         if record.pbt_path:
             row[PBT_PATH] = record.pbt_path
@@ -238,6 +263,11 @@ def _last_int(epochs: pd.DataFrame, column: str) -> int | None:
     if not len(epochs) or column not in epochs or pd.isna(epochs[column].iloc[-1]):
         return None
     return int(epochs[column].iloc[-1])
+
+
+def _last_float(epochs: pd.DataFrame, column: str) -> float:
+    values = epochs[column].dropna() if column in epochs else ()
+    return float(values.iloc[-1]) if len(values) else math.nan
 
 
 def records_from_results(run_dir: Path, spec: RunSpec) -> list[TrialRecord]:
@@ -302,6 +332,11 @@ class RunSpec:
     @property
     def mode(self) -> str:
         return select.direction(self.metric) if self.metric in select.METRICS else str(self.sweep.get("mode", "max"))
+
+    @property
+    def objectives(self) -> list[str]:
+        """A multi-objective sweep's metrics, the first its metric; empty for a single-objective sweep."""
+        return select.objective_names(self.sweep.get("objectives"))
 
     @property
     def max_epochs(self) -> int:

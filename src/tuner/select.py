@@ -14,12 +14,17 @@ sweep) all call this module. Its rules, also in docs/run-folder.md:
    sweep, so a lucky single draw cannot beat a confirmed mean.
 5. Ties in the mean go to the smaller spread (standard deviation over seeds), then to the earlier trial.
 6. Of the chosen configuration, the trial of its best seed is the one whose checkpoint is tested.
+7. A multi-objective sweep (objectives=[(metric, mode), ...], the first one its metric) ranks by rules 1-5 on the
+   first objective; a configuration's value of every objective is its mean over the trials rule 3 counts. Its
+   Pareto front is the competing configurations (rule 4) with every objective measured that no other one
+   dominates (at least as good on every objective, better on one). The chosen configuration is the first of the
+   front in rule 1-5 order: the best on the first objective, an exact tie going to the one no other dominates.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +32,11 @@ import pandas as pd
 
 from tuner.status import UNUSABLE
 
-METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min", "num_params": "min"}
+METRICS = {"val_acc": "max", "val_loss": "min", "train_acc": "max", "train_loss": "min", "num_params": "min",
+           "latency_ms": "min"}
 SELECTION_METRICS = ("val_acc", "val_loss")  # a sweep selects on the validation split, never on training or test
-OBJECTIVE_METRICS = (*SELECTION_METRICS, "num_params")  # a multi-objective sweep may also weigh the model's size
+# a multi-objective sweep may also weigh the model's size and its batch-1 inference time (measured after training)
+OBJECTIVE_METRICS = (*SELECTION_METRICS, "num_params", "latency_ms")
 CONFIG_PREFIX = "config/"
 FULL_BUDGET = "full_budget"  # trials.csv: the trial's schedule was laid over the sweep's whole max_epochs
 
@@ -201,22 +208,73 @@ class Choice:
     trial: pd.Series  # the tested trial: the chosen configuration's best seed
     config: ConfigScore
     metric: str
+    objectives: list[str] = field(default_factory=list)  # a multi-objective sweep's metrics (rule 7)
 
     def to_json(self) -> dict[str, Any]:
+        front = f"; of the Pareto front on {', '.join(self.objectives)}, the first in that order" \
+            if len(self.objectives) > 1 else ""
         return {"n": self.config.n, "mean": self.config.mean, "std": self.config.std,
                 "trial_ids": self.config.trial_ids,
                 "rule": f"the configuration with the best mean {self.metric} over its seeds, among those run on the "
-                        f"most seeds ({self.config.n}); ties to the smaller spread; its best seed's checkpoint is "
-                        "tested"}
+                        f"most seeds ({self.config.n}); ties to the smaller spread{front}; its best seed's checkpoint "
+                        "is tested"}
 
 
-def choose(trials: pd.DataFrame, metric: str) -> Choice | None:
-    """The configuration tuner chooses from a trials table, or None when no trial is usable."""
-    best = next(iter(configurations(trials, metric)), None)
+def objective_names(objectives: Sequence[Sequence[str]] | None) -> list[str]:
+    """The metrics of a Sweep's `objectives` ([(metric, mode), ...], as a sweep file or spec.json holds them)."""
+    return [pair[0] for pair in objectives or []]
+
+
+def choose(trials: pd.DataFrame, metric: str, objectives: Sequence[Sequence[str]] | None = None) -> Choice | None:
+    """The configuration tuner chooses from a trials table (rules 1-7), or None when no trial is usable."""
+    ranked = configurations(trials, metric)
+    names = objective_names(objectives)
+    if len(names) > 1 and ranked:
+        front = pareto(trials, names)
+        key = front.loc[front["chosen"], "configuration"].iloc[0]
+        ranked = [c for c in ranked if c.configuration == key]
+    best = next(iter(ranked), None)
     if best is None:
         return None
     row = trials[trials["trial_id"].astype(str) == best.best_trial_id].iloc[0]
-    return Choice(row, best, metric)
+    return Choice(row, best, metric, names if len(names) > 1 else [])
+
+
+def dominates(a: Sequence[float], b: Sequence[float], metrics: Sequence[str]) -> bool:
+    """Whether values `a` are at least as good as `b` on every metric and better on one (each in its direction)."""
+    keys = [(sort_key(x, m), sort_key(y, m)) for x, y, m in zip(a, b, metrics)]
+    return all(x <= y for x, y in keys) and any(x < y for x, y in keys)
+
+
+def pareto(trials: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Rule 7: one row per competing configuration, in rule 1-5 order on the first metric: `configuration`, its
+    config/ columns, the mean of each metric over its counted trials, `trial` (its best seed), `pareto` (every
+    metric measured and no other configuration dominates it) and `chosen`."""
+    if trials.empty or not metrics:
+        return pd.DataFrame()
+    columns = config_columns(trials)
+    by_id = {str(tid): row for tid, (_, row) in zip(trials["trial_id"], trials.iterrows())}
+    rows = []
+    for config in configurations(trials, metrics[0]):
+        if not config.competes:
+            continue
+        members = [by_id[t] for t in config.trial_ids]
+        means = [_mean([_number(r.get(m)) for r in members]) for m in metrics]
+        rows.append({"configuration": config.configuration, **{c: members[0][c] for c in columns},
+                     **dict(zip(metrics, means)), "trial": members[0]["trial_id"]})
+    values = [[row[m] for m in metrics] for row in rows]
+    for row, own in zip(rows, values):
+        measured = not any(math.isnan(v) for v in own)
+        row["pareto"] = measured and not any(dominates(other, own, metrics) for other in values
+                                             if not any(math.isnan(v) for v in other))
+    first = next((row for row in rows if row["pareto"]), rows[0] if rows else None)
+    for row in rows:
+        row["chosen"] = row is first
+    return pd.DataFrame(rows)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values and not any(math.isnan(v) for v in values) else math.nan
 
 
 def top_configurations(trials: pd.DataFrame, metric: str, count: int) -> list[ConfigScore]:

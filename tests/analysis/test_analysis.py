@@ -7,8 +7,8 @@ import sys
 
 import pandas as pd
 import pytest
-import ray
 
+from tuner.errors import run_cli
 from tuner.sweep import cli as sweep_cli
 from tuner.analysis import load_run, write_report
 from tuner.analysis import report_tables as tables
@@ -21,7 +21,7 @@ SECTIONS = ["Ranking", "Learning curves", "Hyperparameter effects", "Best per op
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, local_ray):
     """8 trials on synthetic data: two seeds per configuration, ASHA stops, one diverging and one stuck setting."""
     folder = tmp_path_factory.mktemp("analysis")
     path = write_sweep(folder, """
@@ -32,11 +32,7 @@ def run_dir(tmp_path_factory):
                       search="grid", trial_scheduler="asha", grace_period=1, reduction_factor=2, max_epochs=3,
                       seeds=[0, 1])
     """)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        assert sweep_cli.main([str(path), "--results", str(folder / "run")]) == 0
-    finally:
-        ray.shutdown()
+    assert sweep_cli.main([str(path), "--results", str(folder / "run")]) == 0
     return folder / "run"
 
 
@@ -91,14 +87,18 @@ def test_cli_prints_the_ranking_and_rejects_bad_input(run_dir, tmp_path, capsys)
     empty = tmp_path / "empty-run"
     empty.mkdir()
     (empty / "trials.csv").write_text("trial_id,status,epochs,val_acc\n")
-    for argv, message in (([str(tmp_path / "absent")], "does not exist"),
-                          ([str(tmp_path)], "not a tuner run folder"),
+    done = subprocess.run([sys.executable, "-m", "tuner.analysis", str(tmp_path / "absent")], capture_output=True,
+                          text=True, timeout=120)  # the command itself, once; the other cases in this process
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: ") and "does not exist" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    for argv, message in (([str(tmp_path)], "not a tuner run folder"),
                           ([str(empty)], "no trial has reported"),
                           ([str(run_dir), "--compare", "dropout"], "was not searched")):
-        done = subprocess.run([sys.executable, "-m", "tuner.analysis", *argv], capture_output=True, text=True,
-                              timeout=120)
-        assert done.returncode == 2 and done.stderr.strip().startswith("error: ") and message in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(analysis_main, argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.strip().startswith("error: ") and message in err
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_full_grid_size_is_read_from_the_space_text():

@@ -18,14 +18,14 @@ from sweep_helpers import trial_results
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_flat_layout_interrupted"
 
 
-def resume(run_dir: Path, *args: str) -> subprocess.CompletedProcess:
+def resume(run_dir: Path) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(run_dir), "--no-report",
-                           "--no-dashboard", *args], capture_output=True, text=True, timeout=600)
+                           "--no-dashboard"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
 
-def test_a_run_recorded_by_the_flat_layout_resumes_then_grows(tmp_path):
+def test_a_run_recorded_by_the_flat_layout_resumes_then_grows(local_ray, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(FIXTURE, run_dir)
     assert "from tuner.spec import Sweep" in (run_dir / "sweep.py").read_text()
@@ -46,7 +46,9 @@ def test_a_run_recorded_by_the_flat_layout_resumes_then_grows(tmp_path):
     assert (run_dir / "best.json").exists()
     assert len((run_dir / "test_evaluations.jsonl").read_text().splitlines()) == 1
 
-    resume(run_dir, "--num-samples", "6")
+    from tuner.sweep import cli as sweep_cli  # the old paths were read by a fresh process above: grown in this one
+
+    assert sweep_cli.main(["--resume", str(run_dir), "--num-samples", "6", "--no-report", "--no-dashboard"]) == 0
     grown = pd.read_csv(run_dir / "trials.csv")
     assert len(grown[grown["phase"] == "search"]) == 6 and set(grown["round"]) == {1, 2}
     assert json.loads((run_dir / "spec.json").read_text())["rounds"] == [4, 6]

@@ -64,25 +64,29 @@ def test_growing_a_finished_sweep_adds_trials_keeps_the_study_and_confirms_and_t
                                                                         "--max-epochs", "9")
 
 
-def test_a_grid_cannot_grow(local_ray, tmp_path, capsys):
-    path = write_sweep(tmp_path, f"""
-        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.grid_search([1e-3, 1e-2])}}, search="grid",
-                      max_epochs=1)
-    """)
-    out = tmp_path / "run"
-    assert sweep_cli.main([str(path), "--results", str(out), "--no-report"]) == 0
-    assert "grows a random or Optuna search" in fails(capsys, "--resume", str(out), "--num-samples", "4")
-
-
-def test_warm_start_tells_the_new_study_every_fitting_trial_and_why_the_others_were_left_out(local_ray, tmp_path,
-                                                                                            capsys):
-    earlier = write_sweep(tmp_path, f"""
+@pytest.fixture(scope="module")
+def grid_run(local_ray, tmp_path_factory):
+    """A finished grid of 6 trials: one run for the two tests below (a grid cannot grow; a warm start takes from it)."""
+    folder = tmp_path_factory.mktemp("grid")
+    earlier = write_sweep(folder, f"""
         sweep = Sweep(data="synthetic", fixed={TINY},
                       space={{"lr": tune.grid_search([3e-4, 3e-3, 3e-2]), "optimizer": tune.grid_search(["sgd", "adam"])}},
                       search="grid", max_epochs=2)
     """, name="earlier.py")
-    old = tmp_path / "old"
-    assert sweep_cli.main([str(earlier), "--results", str(old), "--no-report"]) == 0
+    assert sweep_cli.main([str(earlier), "--results", str(folder / "old"), "--no-report"]) == 0
+    return folder / "old"
+
+
+def test_a_grid_cannot_grow(grid_run, capsys):
+    spec = (grid_run / "spec.json").read_text()
+    capsys.readouterr()
+    assert "grows a random or Optuna search" in fails(capsys, "--resume", str(grid_run), "--num-samples", "8")
+    assert (grid_run / "spec.json").read_text() == spec
+
+
+def test_warm_start_tells_the_new_study_every_fitting_trial_and_why_the_others_were_left_out(grid_run, tmp_path,
+                                                                                            capsys):
+    old = grid_run
     old_trials = pd.read_csv(old / "trials.csv")
     history = pd.read_csv(old / "history.csv")
     fits = old_trials[(old_trials["config/lr"] >= 1e-3) & (old_trials["config/optimizer"] == "adam")]

@@ -7,6 +7,9 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
+
+import pandas as pd
 
 from tuner.sweep import cli as sweep_cli
 from sweep_helpers import TINY, write_sweep
@@ -63,3 +66,50 @@ def test_a_smoke_run_says_so_and_rays_start_up_notices_stay_in_the_run_folder(tm
     assert json.loads((run_dir / "run.json").read_text())["smoke"] is True
     assert "RAY_AUTH_MODE" not in done.stdout + done.stderr
     assert (run_dir / "ray_start.log").exists()
+
+
+CRASHES = '''
+import ray
+from torch import nn
+
+
+class Crashes(nn.Module):
+    """Trains, or raises in a trial's forward pass (a Ray actor's): the checks before Ray build it and pass."""
+
+    def __init__(self, channels, num_classes, fail):
+        super().__init__()
+        self.head, self.fail = nn.Linear(channels, num_classes), fail
+
+    def forward(self, x):
+        if self.fail and ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None:
+            raise RuntimeError("the forward pass failed in a trial\\nmore detail on a second line")
+        return self.head(x.mean((2, 3)))
+
+
+def crashes(image_shape, num_classes, fail=0):
+    return Crashes(image_shape[0], num_classes, fail)
+'''
+
+
+def test_a_trial_that_crashes_is_announced_as_it_happens(local_ray, tmp_path, capsys):
+    """A trial that raises ends ERROR (max_failures=0: not retried) and its live line says so at once: its
+    message's line and where the traceback is, counted as an error; the sweep goes on."""
+    path = write_sweep(tmp_path, CRASHES + textwrap.dedent('''
+        sweep = Sweep(data="synthetic", model=crashes, fixed={"batch_size": 100},
+                      space={"model.fail": tune.grid_search([1, 0])}, search="grid", trial_scheduler="none",
+                      max_epochs=1, max_failures=0)
+    '''))
+    out = tmp_path / "run"
+    assert sweep_cli.main([str(path), "--results", str(out), "--no-report"]) == 0
+    printed = capsys.readouterr().out
+    trials = pd.read_csv(out / "trials.csv").set_index("config/model.fail")
+    crashed = trials.loc[1, "trial_id"]
+    assert trials.loc[1, "status"] == "ERROR" and trials.loc[0, "status"] == "TERMINATED"
+    assert "the forward pass failed" in (out / "errors" / f"{crashed}.txt").read_text()
+    assert trials.loc[1, "error"] == "RuntimeError: the forward pass failed in a trial"  # the same line as live
+    live = progress_lines(printed[:printed.index("#  trial")])  # printed while the sweep ran, before its table
+    announced = [line for line in live if f"trial {crashed} ERROR" in line]
+    assert len(announced) == 1, "the crash has no live line of its own"
+    line = announced[0]
+    assert "RuntimeError: the forward pass failed in a trial" in line and "second line" not in line
+    assert f"errors/{crashed}.txt" in line and "1 ERROR" in line

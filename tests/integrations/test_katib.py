@@ -1,6 +1,7 @@
 """python -m tuner.export katib: a sweep file -> Katib Experiment YAML, and back with from_katib."""
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -11,14 +12,14 @@ import yaml
 
 from tuner import Sweep, export
 from tuner.integrations import katib
-from tuner.search.space import describe_domain
+from tuner.search.space import describe_domain, sample_define_by_run
 from tuner.sweep.load import load
 from tuner.train.config import TrainConfig, parse_assignments
 from tuner.errors import UserError, run_cli
 from sweep_helpers import TINY, write_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-STUDY_SWEEPS = ["cifar_cnn.py"]  # mnist_mlp.py searches momentum only where it acts: a define-by-run space
+STUDY_SWEEPS = ["cifar_cnn.py", "mnist_mlp.py"]  # define-by-run spaces: momentum only for SGD and RMSprop
 KATIB_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # Katib's webhook rule for metadata.name (<= 40 chars)
 
 
@@ -97,6 +98,8 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert {"name": "random_state", "value": "0"} in body["algorithm"]["algorithmSettings"]
     assert sweep.trial_scheduler == "none" and "earlyStopping" not in body  # every trial trains to the end
     assert "start points are left out" in meta["annotations"]["tuner/notes"]
+    conditional = next(n for n in meta["annotations"]["tuner/notes"].splitlines() if n.startswith("space:"))
+    assert "draws momentum on every trial" in conditional and "lr" not in conditional
     assert body["maxTrialCount"] == sweep.num_samples
     assert 1 <= body["parallelTrialCount"] <= body["maxTrialCount"]
     assert 0 <= body["maxFailedTrialCount"] <= body["maxTrialCount"]
@@ -104,7 +107,7 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert body["metricsCollectorSpec"]["source"]["filter"]["metricsFormat"] == [katib.METRICS_FILTER]
 
     params = {p["name"]: p for p in body["parameters"]}
-    assert sorted(params) == sweep.space_keys
+    assert set(params) == sweep.searched_names()
     for p in params.values():
         assert p["parameterType"] in ("double", "int", "categorical", "discrete")
         assert all(isinstance(v, str) for v in p["feasibleSpace"].values() if not isinstance(v, list))
@@ -113,7 +116,7 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert params["batch_size"]["feasibleSpace"]["list"] == ["64", "128", "256"]
 
     template = body["trialTemplate"]
-    assert [(t["name"], t["reference"]) for t in template["trialParameters"]] == [(k, k) for k in sweep.space]
+    assert [(t["name"], t["reference"]) for t in template["trialParameters"]] == [(k, k) for k in params]
     job = template["trialSpec"]
     assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
@@ -122,7 +125,7 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
     assert {"name": "TUNER_DATA", "value": "/data"} in container["env"]
     command = container["command"]
     assert " ".join(command).startswith("python -m tuner.train --set ")
-    for key in sweep.space:
+    for key in params:
         assert f"{key}=${{trialParameters.{key}}}" in command
         assert command[command.index(f"{key}=${{trialParameters.{key}}}") - 1] == "--set"
     fixed = parse_assignments([command[i + 1] for i, a in enumerate(command) if a == "--set"])
@@ -134,15 +137,27 @@ def test_study_sweep_exports_a_valid_experiment(tmp_path, capsys, name):
 
 @pytest.mark.parametrize("name", STUDY_SWEEPS)
 def test_study_sweep_round_trips(name):
+    """The flat space read back holds every configuration the define-by-run function proposes, and exports to
+    the same parameters again."""
     sweep = load(ROOT / "sweeps" / name)
     experiment, _ = katib.to_katib(sweep)
     experiment = yaml.safe_load(yaml.safe_dump(experiment))  # what kubectl would read
     fixed, space = katib.from_katib(experiment)
     assert fixed == expected_fixed(sweep)
-    assert sorted(space) == sweep.space_keys
-    for key, domain in sweep.space.items():
-        assert describe_domain(space[key]) == describe_domain(domain), key
-        assert signature(space[key]) == signature(domain), key
+    assert set(space) == sweep.searched_names()
+    for proposed in sample_define_by_run(sweep.space, 200, seed=7):
+        for key, value in proposed.items():
+            assert holds(space[key], value), (key, value)
+    again, _ = katib.to_katib(Sweep(**{**vars(sweep), "space": space}))
+    assert again["spec"]["parameters"] == experiment["spec"]["parameters"]
+
+
+def holds(domain, value):
+    from ray.tune.search.sample import Categorical
+
+    if isinstance(domain, Categorical):
+        return value in domain.categories
+    return domain.lower <= value <= domain.upper
 
 
 # ---------------------------------------------------------------- domains
@@ -229,13 +244,13 @@ def test_grid_sweep_exports_katib_grid_with_seeds(tmp_path, capsys):
 def test_overrides_and_options(capsys):
     path = ROOT / "sweeps" / "cifar_cnn.py"
     experiment = export_yaml(capsys, path, "--set", "lr=0.01", "--set", "trial_scheduler=none", "--set",
-                             "search=random", "--set", "max_epochs=4", "--image", "reg.example/tuner:1",
+                             "search=optuna-tpe", "--set", "max_epochs=4", "--image", "reg.example/tuner:1",
                              "--namespace", "team-a", "--name", "mnist-a", "--max-trials", "12", "--parallel",
                              "4", "--max-failed", "2", "--data-pvc", "tuner-data")
     body = experiment["spec"]
     assert experiment["metadata"] == {**experiment["metadata"], "name": "mnist-a", "namespace": "team-a"}
     assert "lr" not in {p["name"] for p in body["parameters"]}
-    assert "earlyStopping" not in body and body["algorithm"]["algorithmName"] == "random"
+    assert "earlyStopping" not in body and body["algorithm"]["algorithmName"] == "tpe"
     assert (body["maxTrialCount"], body["parallelTrialCount"], body["maxFailedTrialCount"]) == (12, 4, 2)
     container = container_of(experiment)
     assert container["image"] == "reg.example/tuner:1"
@@ -316,14 +331,52 @@ def test_metrics_filter_is_valid_for_katib():
 # ---------------------------------------------------------------- errors
 
 
-def test_define_by_run_sweep_exits_2(tmp_path, capsys):
+def test_define_by_run_sweep_exports_flat_and_names_what_is_conditional(tmp_path, capsys):
     path = write_sweep(tmp_path, f"""
         def space(trial):
+            optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
             trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            if optimizer == "sgd":
+                trial.suggest_categorical("momentum", [0.0, 0.9])
+                trial.suggest_int("step_size", 2, 10, step=2)
+            trial.suggest_int("width", 8, 64)
+            trial.suggest_int("depth", 1, 16, log=True)
+            trial.suggest_float("dropout", 0.0, 0.5, step=0.1)
+            return {{"weight_decay": 0.001}}
+
+        sweep = Sweep(data="synthetic", fixed={TINY}, space=space, search="optuna", trial_scheduler="none")
+    """)
+    experiment = export_yaml(capsys, path)
+    params = {p["name"]: p["feasibleSpace"] for p in experiment["spec"]["parameters"]}
+    assert params == {  # Optuna's inclusive int bounds stay Katib's inclusive max
+        "optimizer": {"list": ["sgd", "adam"]},
+        "lr": {"min": "0.0001", "max": "0.1", "distribution": "logUniform"},
+        "momentum": {"list": ["0.0", "0.9"]},
+        "step_size": {"min": "2", "max": "10", "step": "2"},
+        "width": {"min": "8", "max": "64"},
+        "depth": {"min": "1", "max": "16", "step": "1", "distribution": "logUniform"},
+        "dropout": {"min": "0.0", "max": "0.5", "step": "0.1"},
+    }
+    notes = experiment["metadata"]["annotations"]["tuner/notes"]
+    assert "exported flat" in notes and "draws momentum, step_size on every trial" in notes
+    assert "weight_decay=0.001" in container_of(experiment)["command"]  # what the function returns is fixed
+
+
+@pytest.mark.parametrize("branches, message", [
+    ('trial.suggest_float("lr", 1e-4, 1e-1, log=True) if o == "sgd" else '
+     'trial.suggest_float("lr", 1e-5, 1e-2, log=True)',
+     "space['lr']: the define-by-run function proposes it as"),
+    ('return {"weight_decay": 0.01 if o == "sgd" else 0.0}', "depend on what it draws"),
+])
+def test_define_by_run_sweep_without_a_flat_form_exits_2(tmp_path, capsys, branches, message):
+    path = write_sweep(tmp_path, f"""
+        def space(trial):
+            o = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+            {branches}
 
         sweep = Sweep(data="synthetic", fixed={TINY}, space=space, search="optuna")
     """)
-    assert "define-by-run" in fails(capsys, path)
+    assert message in fails(capsys, path)
 
 
 @pytest.mark.parametrize("body, message", [
@@ -353,3 +406,54 @@ def test_domains_without_a_katib_counterpart(domain):
 def test_unknown_set_key_exits_2(capsys):
     assert "unknown key 'learning_rate'" in fails(capsys, ROOT / "sweeps" / "mnist_mlp.py", "--set",
                                                    "learning_rate=0.1")
+
+
+KAT_NETS = ("from torch import nn\n\n\ndef net(image_shape, num_classes, width=8, depth=1):\n    c, h, w = image_shape\n"
+            "    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, width), nn.ReLU(), nn.Linear(width, num_classes))"
+            "\n")
+
+
+def test_a_sweeps_own_model_and_its_model_keys_export_round_trip_and_run_in_the_container_command(tmp_path):
+    package = tmp_path / "lib" / "katpkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text(KAT_NETS)
+    path = write_sweep(tmp_path, """
+        sweep = Sweep(data="synthetic:1x8x8", model="katpkg.nets:net", code=["lib/katpkg"], search="random",
+                      num_samples=3, max_epochs=1, fixed={"model.depth": 1},
+                      space={"model.width": tune.randint(4, 33), "lr": tune.loguniform(1e-3, 1e-1)})
+    """)
+    sweep = load(path)
+    experiment, notes = katib.to_katib(sweep)
+    params = {p["name"]: p for p in experiment["spec"]["parameters"]}
+    assert params["model.width"] == {"name": "model.width", "parameterType": "int",
+                                     "feasibleSpace": {"min": "4", "max": "32"}}
+    assert any("the image must be able to import katpkg (for katpkg.nets:net)" in note for note in notes)
+    fixed, space = katib.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
+    assert fixed == {**sweep.fixed_config(), "seed": 0} and fixed["model.depth"] == 1  # a model key keeps its type
+    assert sorted(space) == sweep.space_keys and signature(space["model.width"]) == signature(sweep.space["model.width"])
+
+    values = {"model.width": "5", "lr": "0.01"}  # what Katib substitutes for one trial
+    command = [re.sub(r"\$\{trialParameters\.([^}]+)\}", lambda m: values[m.group(1)], part)
+               for part in container_of(experiment)["command"]]
+    assert "model.width=5" in command and "model.depth=1" in command
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package.parent), *sys.path])}  # the image's packages
+    run = subprocess.run([sys.executable, *command[1:], "--set", "device=cpu", "--set", "subset=300"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "model katpkg.nets:net: 385 parameters" in run.stdout and "val_acc=" in run.stdout  # 64*5+5 + 5*10+10
+
+
+def test_a_model_of_the_sweep_file_cannot_run_in_katibs_container(tmp_path, capsys):
+    path = write_sweep(tmp_path, """
+        from torch import nn
+
+
+        def net(image_shape, num_classes, width=8):
+            return nn.Sequential(nn.Flatten(), nn.Linear(image_shape[0] * image_shape[1] * image_shape[2], num_classes))
+
+
+        sweep = Sweep(data="synthetic:1x8x8", model=net, search="random", num_samples=2, max_epochs=1,
+                      space={"model.width": tune.choice([4, 8])})
+    """)
+    assert "'tuner_sweep_file:net' is defined in the sweep file, which a Katib trial's container" in fails(capsys, path)

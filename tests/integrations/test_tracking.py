@@ -278,8 +278,14 @@ def tracked_run(mlflow_server, local_ray, tmp_path_factory):
 
 
 def test_an_unreachable_tracking_server_is_one_error_line_before_anything_starts(tmp_path, capsys, monkeypatch):
+    from tuner.sweep import engine
+
     monkeypatch.chdir(tmp_path)
-    ray_was_up = ray.is_initialized()  # this test runs before the module's Ray; alone it must not start one
+    ray_was_up = ray.is_initialized()  # the tests' shared Ray may be up (tests/conftest.py): Ray must not be asked
+    asked = []
+    real_start_ray = engine.start_ray
+    monkeypatch.setattr(engine, "start_ray", lambda *args, **kwargs: asked.append(args) or real_start_ray(*args,
+                                                                                                        **kwargs))
     path = write_sweep(tmp_path, DEFAULT_SWEEP, name="unreachable.py")
     uri = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on
     started = time.time()
@@ -292,6 +298,7 @@ def test_an_unreachable_tracking_server_is_one_error_line_before_anything_starts
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert uri in err[0]
     assert took < 60, "MLflow's own client retries for minutes; tuner must ask once and stop"
+    assert asked == [], "Ray was started (or joined) for a sweep that stops before anything starts"
     if not ray_was_up:
         assert not ray.is_initialized()
     assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()

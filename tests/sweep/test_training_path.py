@@ -63,6 +63,7 @@ def test_a_sample_of_the_configurations_is_measured_and_every_trial_takes_the_ne
     assert 0 < recorded["share"] <= fastpath.SHARE
     line = capsys.readouterr().out
     assert line.count("\n") == 1 and line.startswith("training path on ") and "ms/step" in line
+    assert budget.CAP_BASIS in line and "estimated" not in line  # its sweep time is the cap, said so
     threads = torch.get_num_threads()
     torch.set_num_threads(recorded["threads"])  # as a trial runs
     try:
@@ -74,6 +75,14 @@ def test_a_sample_of_the_configurations_is_measured_and_every_trial_takes_the_ne
         torch.set_num_threads(threads)
     assert budget.choose_paths(sweep, dataset)["measured_s"] == 0 and len(timed) == budget.SAMPLED_CONFIGS
     assert "cached: no cost" in capsys.readouterr().out
+
+
+def test_the_sweeps_estimate_is_one_line_that_says_what_it_timed(capsys):
+    """The sweep's one estimate (the training-path line's sweep time is only the cap on measuring)."""
+    budget.estimate(a_sweep(num_samples=2, max_epochs=1), data_lib.load("synthetic"))
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("estimated ") and "one epoch of the first configuration timed here on its training path, " \
+                                                  "evaluation included" in line
 
 
 def test_a_sweep_too_short_for_its_share_measures_nothing(timed, capsys):

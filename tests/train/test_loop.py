@@ -22,6 +22,9 @@ def test_fit_learns_and_reports_every_epoch():
     assert set(records[0]) >= {"lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status"}
     assert result.best["val_acc"] > 0.7 and result.best["val_acc"] == max(r["val_acc"] for r in records)
     assert records[-1]["train_loss"] < records[0]["train_loss"]
+    # every report names latency_ms (Ray Tune rejects a result without an objective's metric): NaN until the run has
+    # ended, then the trained model's batch-1 inference time
+    assert all(math.isnan(r["latency_ms"]) for r in records[:-1]) and 0 < records[-1]["latency_ms"] < 1000
 
 
 def _final_weights(cfg, resume=None, stop_after=None):

@@ -11,7 +11,7 @@ from tuner.analysis.load import load_run
 from tuner.analysis.report import write_report
 from tuner.errors import UserError, run_cli
 from tuner.status import SweepEnd
-from tuner.analysis.text import chosen_text, ranking_table
+from tuner.analysis.text import chosen_text, pareto_table, ranking_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         searched = ", ".join(c.removeprefix("config/") for c in run.config_columns) or "none"
         raise UserError(f"--compare {args.compare!r} was not searched in this run; searched: {searched}")
     print(ranking_table(run.trials, run.metric if run.metric in run.trials else "val_acc", args.top))
+    if run.pareto.size:
+        print(pareto_table(run.trials, run.objectives))
     for missing in run.missing:
         print(f"missing: {missing}")
     print("trials: " + ", ".join(f"{n} {s}" for s, n in tables.status_counts(run).items()))

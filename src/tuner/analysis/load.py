@@ -72,6 +72,16 @@ class RunData:
     def finished(self) -> bool:
         return not self.missing
 
+    @property
+    def objectives(self) -> list[str]:
+        """A multi-objective sweep's metrics (the first its metric); empty for a single-objective sweep."""
+        return self.saved.objectives
+
+    @property
+    def pareto(self) -> pd.DataFrame:
+        """tuner.select.pareto over the sweep's objectives (rule 7); empty for a single-objective sweep."""
+        return select.pareto(self.trials, self.objectives) if len(self.objectives) > 1 else pd.DataFrame()
+
 
 def load_run(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)

@@ -325,3 +325,26 @@ def sample_predictions(images: np.ndarray, labels: np.ndarray, predictions: np.n
     fig.suptitle("Test images: prediction (truth); red = misclassified", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def pareto_front(front: pd.DataFrame, metrics: list[str]) -> Figure:
+    """The competing configurations on the first two objectives (one panel per further objective against the
+    first): dominated ones grey, the non-dominated joined as a front, the chosen one a star."""
+    first, others = metrics[0], metrics[1:]
+    fig, axes = plt.subplots(1, len(others), figsize=(6.5 * len(others), 4.6), squeeze=False)
+    on = front[front["pareto"]]
+    chosen = front[front["chosen"]]
+    for ax, other in zip(axes[0], others):
+        off = front[~front["pareto"]]
+        ax.scatter(off[other], _scale(first, off[first]), color="0.6", s=22, label="dominated")
+        line = on.sort_values(other)
+        ax.plot(line[other], _scale(first, line[first]), "o-", drawstyle="steps-post", color=TOP_COLOURS[0],
+                label="Pareto front")
+        ax.scatter(chosen[other], _scale(first, chosen[first]), marker="*", s=260, color=TOP_COLOURS[1],
+                   zorder=3, label="chosen")
+        if other == "num_params" and len(front) and front[other].max() > 10 * max(front[other].min(), 1):
+            ax.set_xscale("log")
+        ax.set(xlabel=_label(other), ylabel=_label(first), title=f"{first} against {other}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -81,6 +81,7 @@ def write_report(run: RunData, top: int = 10, compare: str | None = None, data_d
     page = Page(run)
     header(page)
     ranking_section(page, top)
+    pareto_section(page)
     curves_section(page)
     population_section(page)
     effects_section(page)
@@ -175,6 +176,29 @@ def ranking_section(page: Page, top: int) -> None:
                  f"<br>validation {metric} {html.escape(show(best[metric]))}{html.escape(spread)} at epoch "
                  f"{best['best_epoch']} · <b>test accuracy {html.escape(pct(best['test_acc']))}</b>, test loss "
                  f"{best['test_loss']:.4f} (the test set was evaluated once, for this configuration only)</div>")
+
+
+def pareto_section(page: Page) -> None:
+    """A multi-objective sweep's Pareto front (tuner.select rule 7): the figure and the non-dominated
+    configurations, the chosen one first."""
+    run = page.run
+    metrics = run.objectives
+    if len(metrics) < 2:
+        return
+    page.heading(f"Pareto front ({', '.join(metrics)})")
+    front = run.pareto
+    if front.empty or not front["pareto"].any():
+        page.note("No competing configuration has every objective measured: there is no front to draw.")
+        return
+    page.figure(plots.pareto_front(front, metrics), "pareto_front",
+                f"{metrics[0]} against {', '.join(metrics[1:])}: the non-dominated configurations and the chosen one")
+    shown = front[front["pareto"]].drop(columns=["configuration", "pareto"])
+    shown["chosen"] = shown["chosen"].map({True: "chosen", False: ""})
+    page.table(shown)
+    page.note(f"Each value is the configuration's mean over the seeds it ran on (only the configurations run on the "
+              f"most seeds compete). Non-dominated: no other configuration is at least as good on every objective "
+              f"and better on one. The chosen configuration is the front's best on {metrics[0]} (docs/run-folder.md, "
+              f"Selection rule 7); {len(front) - int(front['pareto'].sum())} competing configurations are dominated.")
 
 
 def _mean_std(mean: float, std: float, n: int, metric: str) -> str:

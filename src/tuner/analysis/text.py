@@ -28,6 +28,34 @@ def ranking_table(trials: pd.DataFrame, metric: str = "val_acc", top: int = 10) 
     return "\n".join(lines)
 
 
+def pareto_table(trials: pd.DataFrame, objectives: list[str]) -> str:
+    """A multi-objective sweep's non-dominated configurations (tuner.select rule 7), the chosen one first; empty for a
+    single-objective sweep."""
+    if len(objectives) < 2 or trials.empty:
+        return ""
+    front = select.pareto(trials, objectives)
+    if front.empty or not front["pareto"].any():
+        return f"Pareto front ({', '.join(objectives)}): no competing configuration has every objective measured"
+    front = front[front["pareto"]]
+    config_cols = select.config_columns(trials)
+    header = ["trial", *[c.removeprefix("config/") for c in config_cols], *objectives, ""]
+    rows = [[str(r["trial"]), *[_short(r[c]) for c in config_cols], *[_objective(r[m], m) for m in objectives],
+             "chosen" if r["chosen"] else ""] for _, r in front.iterrows()]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = [f"Pareto front ({', '.join(objectives)}): {len(front)} non-dominated configurations"]
+    lines += ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _objective(value: float, metric: str) -> str:
+    if pd.isna(value):
+        return "-"
+    if metric == "num_params":
+        return f"{int(value):,}"
+    return f"{value:.2%}" if metric.endswith("acc") else f"{value:.4g}"
+
+
 def chosen_text(best: dict[str, Any] | None, metric: str = "val_acc", finished: bool = True) -> str:
     """best.json as the terminal says it: the chosen configuration, its validation score and its one test result."""
     if best is None:

@@ -10,8 +10,8 @@ Katib's StdOut metrics collector reads the `val_acc=0.9812` tokens that tuner.tr
 
 Field names follow Katib v0.19.0 (pkg/apis/controller/experiments/v1beta1/experiment_types.go and
 common/v1beta1/common_types.go); `feasibleSpace.distribution` (log-uniform sampling) needs Katib >= v0.18.0.
-What Katib cannot express (ASHA's rungs, the seed-confirmation phase, fractional GPUs, repeats of a grid)
-is approximated or left out, and said so in the YAML's header, its annotations and on stderr.
+What Katib cannot express (ASHA's rungs, the seed-confirmation phase, fractional GPUs, repeats of a grid,
+conditional parameters: a define-by-run space is exported flat) is approximated or left out, and said so in the YAML's header, its annotations and on stderr.
 No Katib SDK is used: it pins protobuf<5, which Ray cannot use; the Experiment is plain dicts + PyYAML.
 """
 
@@ -27,8 +27,9 @@ from tuner import select
 from tuner.errors import UserError
 from tuner.search import OPTUNA_SEARCHES
 from tuner.search.optuna_search import tpe_settings
-from tuner.search.space import describe_domain, describe_space, grid_size
-from tuner.train.config import coerce, field_types, parse_assignments
+from tuner.search.space import candidate_configs, describe_domain, describe_space, flatten_define_by_run, grid_size
+from tuner.train import usercode
+from tuner.train.config import coerce, field_types, model_arg_value, parse_assignments
 
 if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
@@ -65,11 +66,7 @@ def to_katib(sweep: Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = DEFAU
              max_failed: int | None = None, data_pvc: str | None = None, source: str = "") -> tuple[dict, list[str]]:
     """A Katib Experiment (plain dicts, ready for yaml.safe_dump) and the notes on what was approximated."""
     notes: list[str] = []
-    if callable(sweep.space):
-        raise UserError(f"{source or 'sweep'}: a define-by-run space (an Optuna function) cannot be exported to "
-                        f"Katib, whose search space is a fixed list of parameters; write the space as a dict of "
-                        f"tune.choice/tune.uniform/... (conditional parameters cannot be expressed)")
-    space = dict(sweep.space)
+    space, constants = _flat_space(sweep, notes)
     paired = [k for k in space if "+" in k]
     if paired:
         raise UserError(f"{source or 'sweep'}: space[{paired[0]!r}]: paired hyperparameters cannot be exported to "
@@ -78,7 +75,8 @@ def to_katib(sweep: Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = DEFAU
     if not space:
         raise UserError(f"{source or 'sweep'}: the search space is empty: nothing for Katib to search")
 
-    fixed = sweep.fixed_config()
+    _own_code(sweep, source or "sweep", notes)
+    fixed = {**sweep.fixed_config(), **constants}
     grid_seeds = sweep.search == "grid" and len(sweep.seeds) > 1
     if grid_seeds:
         space["seed"] = {"grid_search": list(sweep.seeds)}
@@ -158,6 +156,37 @@ def to_katib(sweep: Sweep, *, image: str = DEFAULT_IMAGE, namespace: str = DEFAU
         **({"tuner/notes": "\n".join(notes)} if notes else {}),
     }
     return experiment, notes
+
+
+def _own_code(sweep: Sweep, source: str, notes: list[str]) -> None:
+    """A trial's container runs `python -m tuner.train`, which imports a model or data function by its reference: one
+    of the sweep file (or a notebook) cannot be imported there; a package's must be installed in the image."""
+    names = {str(sweep.data), *(str(c.get("model")) for c in candidate_configs(sweep))}
+    own = sorted(n for n in names if usercode.is_reference(n) and not usercode.is_library(n))
+    inline = [n for n in own if n.partition(":")[0] in (usercode.SWEEP_MODULE, "__main__")]
+    if inline:
+        raise UserError(f"{source}: {inline[0]!r} is defined in the sweep file, which a Katib trial's container "
+                        f"(python -m tuner.train) cannot import: move it into a package installed in the image and "
+                        f"name it 'package.module:function'")
+    if own:
+        packages = sorted({n.partition(":")[0].split(".")[0] for n in own})
+        notes.append(f"the image must be able to import {', '.join(packages)} (for {', '.join(own)}): tuner's "
+                     f"runtime environment (--code, py_modules) does not reach Katib's trials")
+
+
+def _flat_space(sweep: Sweep, notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The space as Katib's flat parameter list (and the constants a define-by-run function returns); a
+    define-by-run space is flattened and its conditional parameters named."""
+    if not callable(sweep.space):
+        return dict(sweep.space), {}
+    space, conditional, constants = flatten_define_by_run(sweep.space, sweep.search_seed)
+    if conditional:
+        notes.append(f"space: a define-by-run function, exported flat: Katib has no conditional parameters, so it "
+                     f"draws {', '.join(conditional)} on every trial, also where the function does not propose "
+                     f"{'it' if len(conditional) == 1 else 'them'}; there Katib's value replaces tuner.train's "
+                     f"default (a dimension of Katib's search spent on nothing where the setting is unused, as "
+                     f"momentum is by Adam)")
+    return space, constants
 
 
 def experiment_name(sweep_name: str) -> str:
@@ -345,13 +374,13 @@ def from_katib(experiment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     for key, text in assignments.items():
         match = re.fullmatch(r"\$\{trialParameters\.(.+?)\}", text)
         if not match:
-            fixed[key] = coerce(key, text, types[key]) if key in types else text
+            fixed[key] = coerce(key, text, types[key]) if key in types else model_arg_value(text)
             continue
         param = parameters[references.get(match.group(1), match.group(1))]
         feasible = param["feasibleSpace"]
         log = feasible.get("distribution") == "logUniform"
         if param["parameterType"] in ("categorical", "discrete"):
-            values = [coerce(key, v, types[key]) if key in types else v for v in feasible["list"]]
+            values = [coerce(key, v, types[key]) if key in types else model_arg_value(v) for v in feasible["list"]]
             space[key] = tune.grid_search(values) if grid else tune.choice(values)
         elif param["parameterType"] == "double":
             low, high = float(feasible["min"]), float(feasible["max"])

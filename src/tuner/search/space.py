@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.search.sample import Categorical, Domain, Float, Integer
 
+from tuner.errors import UserError
 from tuner.runfolder import expand_paired, key_parts
 
 if TYPE_CHECKING:
@@ -179,6 +180,51 @@ def sample_define_by_run(space: Callable, n: int, seed: int, fail: Callable[[str
         out.append({**trial.params, **constants})
         study.tell(trial, 0.0)
     return out
+
+
+def flatten_define_by_run(space: Callable, seed: int, n: int = DEFINE_BY_RUN_SAMPLES
+                          ) -> tuple[dict[str, Domain], list[str], dict[str, Any]]:
+    """A define-by-run space as one flat dict of Ray Tune domains, for tools that draw every parameter on every
+    trial (Katib): (domains in the order first proposed, the conditional ones, the constants it returns), from n
+    seeded draws. A parameter proposed with different ranges in different branches has no flat form."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    seen: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    constants: list[dict[str, Any]] = []
+    for _ in range(n):
+        trial = study.ask()
+        constants.append(dict(space(trial) or {}))
+        for name, distribution in trial.distributions.items():
+            if seen.setdefault(name, distribution) != distribution:
+                raise UserError(f"space[{name!r}]: the define-by-run function proposes it as {seen[name]} and as "
+                                f"{distribution}; one flat range cannot hold both")
+            counts[name] = counts.get(name, 0) + 1
+        study.tell(trial, 0.0)
+    if any(c != constants[0] for c in constants):
+        raise UserError("the define-by-run function returns values that depend on what it draws; only a space "
+                        "of drawn parameters (and constants) has a flat form")
+    conditional = [name for name in seen if counts[name] < n]
+    return {name: _ray_domain(d) for name, d in seen.items()}, conditional, constants[0]
+
+
+def _ray_domain(distribution: Any) -> Domain:
+    """An Optuna distribution as the Ray Tune domain that draws the same values."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from ray import tune
+
+    if isinstance(distribution, CategoricalDistribution):
+        return tune.choice(list(distribution.choices))
+    low, high, step, log = distribution.low, distribution.high, distribution.step, distribution.log
+    if isinstance(distribution, FloatDistribution):
+        return tune.quniform(low, high, step) if step else tune.loguniform(low, high) if log \
+            else tune.uniform(low, high)
+    assert isinstance(distribution, IntDistribution)
+    if step > 1:  # Ray's qrandint includes its upper bound; Optuna's high is inclusive
+        return tune.qrandint(low, high, step)
+    return tune.lograndint(low, high + 1) if log else tune.randint(low, high + 1)
 
 
 def start_points(sweep: Sweep) -> list[dict[str, Any]]:

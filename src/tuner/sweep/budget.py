@@ -269,12 +269,18 @@ def estimate(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> float:
                                  device="cuda" if on_gpu else "cpu")
     seconds = EpochCost(measured.epoch_s, slots).seconds(total, sweep.expected_trials())
     print(f"estimated {probe_lib.estimate_text(seconds)} on this machine ({total:.0f} trial-epochs x "
-          f"{measured.epoch_s:.3g} s, {slots} at once; one epoch of the first configuration timed here)", flush=True)
+          f"{measured.epoch_s:.3g} s, {slots} at once; one epoch of the first configuration timed here on its "
+          f"training path, evaluation included)", flush=True)
     if seconds > 3600 and sweep.gpu > 0 and not on_gpu:
         print(f"this sweep file asks for GPUs (gpu={sweep.gpu:g} per trial) and this machine has none: it would take "
               f"{probe_lib.estimate_text(seconds)} here. --time-budget SECONDS plans the best model that many "
               f"seconds buy; --smoke checks that the sweep runs at all", flush=True)
     return total
+
+
+# What the training-path line's sweep time is: not the sweep's estimate (estimate(): a whole epoch timed on the
+# chosen path, evaluation included), but the cap on measuring, fixed before any path is chosen.
+CAP_BASIS = "the sweep's time at its first timed training step (the cap on measuring; not the estimate)"
 
 
 def choose_paths(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> dict[str, Any] | None:
@@ -316,8 +322,8 @@ def choose_paths(sweep: Sweep, dataset: Dataset, on_cluster: bool = False) -> di
     where = paths_lib.machine(torch.device("cuda" if on_gpu else "cpu"))
     share = budget.spent_s / budget.job_estimate_s if math.isfinite(budget.job_estimate_s) else 0.0
     measured = any(c["source"] == "measured" for c in chosen)
-    spent = (f"measured in {budget.spent_s:.1f} s, {share:.1%} of the sweep's estimated "
-             f"{probe_lib.estimate_text(budget.job_estimate_s)}" if measured else
+    spent = (f"measured in {budget.spent_s:.1f} s, {share:.1%} of {probe_lib.estimate_text(budget.job_estimate_s)}, "
+             f"{CAP_BASIS}" if measured else
              "not measured: the sweep is too short for it" if any(c["note"] for c in chosen) else "cached: no cost")
     print(f"training path on {where['name']}, {threads} thread{'s' if threads != 1 else ''}: "
           + "; ".join(f"{c['config']}: {_path_text(c)}" for c in chosen) + f" ({spent})", flush=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import runfolder
-from tuner.analysis.text import chosen_text, ranking_table
+from tuner.analysis.text import chosen_text, pareto_table, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
@@ -37,7 +37,7 @@ EXAMPLES = """examples:
   tuner sweep sweeps/cifar_cnn.py --set trial_scheduler=asha --set grace_period=2   stop weak trials early
   tuner sweep sweeps/cifar_cnn.py --data imagefolder:/path/to/images@32             your own images
   tuner sweep sweeps/mnist_mlp.py --set optimizer=adam --set lr=0.001             fix two, search the rest
-  tuner sweep sweeps/cifar_cnn.py --set search=random --num-samples 20            another search, 20 trials
+  tuner sweep sweeps/cifar_cnn.py --set search=optuna-tpe --num-samples 20        Optuna's own TPE, 20 trials
   tuner sweep --resume runs/mnist_mlp-20261130-081500      continue a killed or interrupted sweep
   tuner sweep --resume runs/mnist_mlp-20261130-081500 --num-samples 24             grow it to 24 trials
 then: tuner analysis RUN_DIR --open   (the ranking, the chosen configuration and report.html)
@@ -65,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
     p.add_argument("--smoke", action="store_true", help="2 trials x 1 epoch on a small subset: does it run?")
     p.add_argument("--resume", metavar="RUN_DIR|URI", help="continue a killed sweep from its run folder (or URI)")
+    p.add_argument("--code", action="append", default=[], metavar="DIR",
+                   help="a local package (folder with __init__.py) the sweep imports: shipped to every Ray worker, "
+                        "copied into the run folder; repeatable (Sweep field: code=[...])")
     p.add_argument("--dry-run", action="store_true", help="print the resolved sweep and sample configs; run nothing")
     p.add_argument("--seed", type=int, help="seed of the search algorithm (which configurations are drawn)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
@@ -150,6 +153,9 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     if info["ended_by"] == "time_budget":
         print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
     print(ranking_table(written["trials"], metric))
+    front = pareto_table(written["trials"], runfolder.read_spec(run_dir).objectives)
+    if front:
+        print("\n" + front)
     if info.get("smoke"):
         print("SMOKE TEST: a check that the sweep file runs (2 trials x 1 epoch on a small subset), not a result")
     print("\n" + chosen_text(written["best"], metric) if written["best"] else chosen_text(None, metric))
@@ -229,8 +235,10 @@ def resume_setup(location: str, options: engine.RunOptions, num_samples: int | N
     the command line's changes and the time budget's plan re-applied) and its rounds; `options` take the run's own
     command-line changes, MLflow run and storage."""
     run_dir, saved = rundir.open_run(location)
-    sweep = apply_changes(sweep if sweep is not None else load(run_dir / SWEEP_FILE), saved.cli, location)
-    sweep = dataclasses.replace(sweep, name=saved.name or sweep.name)
+    sweep = apply_changes(sweep if sweep is not None else load(run_dir / SWEEP_FILE, run_dir=run_dir), saved.cli,
+                          location)
+    sweep = dataclasses.replace(sweep, name=saved.name or sweep.name,
+                                code=[str(p) for p in runfolder.use_code(run_dir)])  # the run folder's copies
     if saved.plan:  # the time budget's plan, as the first run made it
         sweep = budget.apply(sweep, budget.Plan.from_json(saved.plan), saved.sweep.get("cpu", sweep.cpu))
     rounds = engine.grow(run_dir, saved, sweep, num_samples) if num_samples is not None else saved.rounds
@@ -271,7 +279,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise UserError("give a sweep file (e.g. sweeps/mnist_mlp.py) or --resume RUN_DIR")
     path = Path(args.sweep_file)
     options.cli = changes_from(args)
-    sweep = apply_changes(load(path), options.cli, str(path))
+    sweep = apply_changes(load(path, code=args.code), options.cli, str(path))
     if args.no_plan and not sweep.time_budget_s:
         raise UserError("--no-plan applies to a time budget: give --time-budget SECONDS (or time_budget_s) too")
     if args.dry_run:

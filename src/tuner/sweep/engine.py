@@ -28,7 +28,7 @@ from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE, RunSpec
 from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
-from tuner.sweep import budget, owncode, storage, tuners, writer
+from tuner.sweep import budget, codedirs, owncode, storage, tuners, writer
 from tuner.sweep.lifecycle import MirrorFiles, TrialEnds, interrupt_signal
 from tuner.sweep.rundir import check_results_location, experiment_path, new_run_dir
 from tuner.sweep.ray_session import check_resources, dashboard_hint, fit_to_local_resources, start_ray
@@ -107,13 +107,14 @@ def prepare(sweep: Sweep, sweep_path: Path, options: RunOptions, planned: budget
     run_dir = new_run_dir(sweep.name, options.results)
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sweep_path, run_dir / SWEEP_FILE)
-    resolved = {"sweep": sweep.to_json(), "fixed_config": sweep.fixed_config(),
+    code = codedirs.copy(run_dir, [Path(p) for p in sweep.code])
+    resolved = {"sweep": sweep.to_json(), "fixed_config": sweep.fixed_config(), "code": code,
                 "searched": sorted(sweep.searched_names()), "cli": options.cli,
                 "expected_trials": sweep.expected_trials(), "environment": environment(),
                 "plan": planned.to_json() if planned else None}
     runfolder.write_json(run_dir / SPEC_FILE, resolved)
     if storage.is_uri(options.results):
-        storage.upload(run_dir, options.results, [SWEEP_FILE, SPEC_FILE])
+        storage.upload(run_dir, options.results, [SWEEP_FILE, SPEC_FILE, *([runfolder.CODE_FOLDER] if code else [])])
     return run_dir
 
 
@@ -308,7 +309,7 @@ def run_prepared(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpti
         _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)}, options.results)
     try:
         print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                       run_dir / runfolder.RAY_LOG)), flush=True)
+                                       run_dir / runfolder.RAY_LOG, runfolder.use_code(run_dir))), flush=True)
         check_resources(sweep, bool(options.address), options.address)
         start_tracking(sweep, run_dir, options)
     except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
@@ -340,7 +341,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
 def resume_phases(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] | None) -> dict[str, Any]:
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                   run_dir / runfolder.RAY_LOG)), flush=True)
+                                   run_dir / runfolder.RAY_LOG, runfolder.use_code(run_dir))), flush=True)
     check_resources(sweep, bool(options.address), options.address)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:

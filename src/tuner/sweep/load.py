@@ -13,19 +13,25 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from tuner import runfolder
 from tuner.errors import UserError
 from tuner.search.space import grid_values, searched_names
-from tuner.sweep import owncode
+from tuner.sweep import codedirs, owncode
 from tuner.sweep.spec import SMOKE_TRAIN_IMAGES, SWEEP_MODULE, Sweep, coerce_sweep_field, field_types
 from tuner.sweep.validate import validate
 from tuner.train.config import TrainConfig, field_names, is_setting
 
 
-def load(path: str | Path) -> Sweep:
-    """Import a sweep file and return its validated Sweep."""
+def load(path: str | Path, code: Iterable[str | Path] = (), run_dir: Path | None = None) -> Sweep:
+    """Import a sweep file and return its validated Sweep. `code`: local packages given besides the file's own
+    `code` (--code, relative to the working folder); `run_dir`: the sweep file is that run folder's copy, whose
+    packages are the run folder's copies (runfolder.CODE_FOLDER), wherever the originals are now."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"sweep file {path} not found")
+    given = codedirs.resolve(code, Path.cwd())
+    codedirs.importable(given)
+    copies = runfolder.use_code(run_dir) if run_dir is not None else []
     spec = importlib.util.spec_from_file_location(SWEEP_MODULE, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[SWEEP_MODULE] = module  # Tune pickles the search space (a define-by-run function) by reference
@@ -49,6 +55,14 @@ def load(path: str | Path) -> Sweep:
                         "(from tuner import Sweep)")
     if not sweep.name:
         sweep.name = path.stem
+    if not isinstance(sweep.code, (list, tuple)):
+        raise UserError(f"{path}: code must be a list of package folders, got {sweep.code!r}")
+    try:
+        own = copies if run_dir is not None else codedirs.resolve(sweep.code, path.parent)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    codedirs.importable(own)
+    sweep.code = [str(p) for p in codedirs.resolve([*own, *given], path.parent)]
     canonical_names(sweep)
     try:
         sweep = owncode.normalize(sweep)
@@ -121,8 +135,9 @@ def apply_overrides(sweep: Sweep, assignments: dict[str, str]) -> Sweep:
     sweep_fields = {f.name: f for f in fields(Sweep)}
     hints = field_types()
     for key, value in assignments.items():
-        if key in ("fixed", "space", "objectives"):
-            raise UserError(f"--set {key}=... is not supported; edit the sweep file")
+        if key in ("fixed", "space", "objectives", "code"):
+            raise UserError(f"--set {key}=... is not supported; edit the sweep file" +
+                            (" or give --code DIR" if key == "code" else ""))
         try:
             if key.startswith("fixed.") and key.removeprefix("fixed.") in field_names():
                 _fix(sweep, key.removeprefix("fixed."), value)

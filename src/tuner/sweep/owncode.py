@@ -18,6 +18,7 @@ from ray.tune.search.sample import Categorical
 
 from tuner.runfolder import key_parts
 from tuner.search.space import candidate_configs, is_grid
+from tuner.sweep import codedirs
 from tuner.sweep.spec import Sweep
 from tuner.train import usercode
 
@@ -77,7 +78,8 @@ def shipped(sweep: Sweep) -> bytes | None:
     for name in wanted:
         module = sys.modules.get(name.partition(":")[0])
         for local in {_top(module), *(_top(_module_of(value)) for value in (vars(module).values() if module else ()))}:
-            if local is not None and local.__name__ != "__main__" and _local(local):
+            if local is not None and local.__name__ != "__main__" and _local(local) \
+                    and not codedirs.is_shipped_by_ray(local.__name__):  # imported on the worker, not pickled
                 cloudpickle.register_pickle_by_value(local)
     return cloudpickle.dumps({name: usercode.resolve(name) for name in wanted})
 

@@ -1,4 +1,5 @@
-"""Live progress of a sweep on the terminal: one line per event worth knowing, not Ray's tables.
+"""Live progress of a sweep: one line per event worth knowing on a terminal, one line updated in place in a Jupyter
+notebook (tuner.run from a notebook cell: Jupyter keeps every printed line), never Ray's tables.
 
 Every line of one command shares a clock (from the command's start), names every phase so far
 (`search 12/12 · confirm 1/4`), counts the ended trials by status (tuner.status), and shows the best so far as
@@ -10,9 +11,11 @@ callback, pickled with its experiment.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -23,6 +26,40 @@ from tuner.status import UNUSABLE, Status, status_of
 
 SHOWN = (Status.TERMINATED, Status.STOPPED_EARLY, Status.STUCK, Status.DIVERGED, Status.ERROR)  # counted on a line
 NAMES = {Status.TERMINATED: "finished"}  # how a line says a status, where its label reads wrong ("terminated")
+
+
+class Output:
+    """Where the lines go: a terminal (or any non-notebook stdout) gets each line; an IPython kernel's notebook one
+    live line (a display updated in place), with trial errors also kept as lines of their own."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None  # the notebook's live display, once shown
+
+    def show(self, line: str, event: str = "", keep: bool = False) -> None:
+        display = notebook_display()
+        if display is None:
+            print(line + (f" · {event}" if event else ""), file=sys.stdout, flush=True)
+            return
+        text = {"text/plain": line + (f" · {event}" if event and not keep else "")}
+        if self.handle is None:
+            self.handle = display(text, raw=True, display_id=True)
+        else:
+            self.handle.update(text, raw=True)
+        if keep:
+            print(event, file=sys.stdout, flush=True)
+
+
+def notebook_display() -> Any:
+    """IPython's display function where this process is a Jupyter kernel (ipykernel's shell: Jupyter, VS Code,
+    Colab), else None. IPython is never imported here: a process that has not imported it is no notebook."""
+    shell_module, ipython = sys.modules.get("ipykernel.zmqshell"), sys.modules.get("IPython")
+    if shell_module is None or ipython is None:
+        return None
+    if not isinstance(ipython.get_ipython(), shell_module.ZMQInteractiveShell):
+        return None
+    from IPython.display import display
+
+    return display
 
 
 @dataclass
@@ -37,6 +74,7 @@ class Board:
     scores: dict[str, select.TrialScore] = field(default_factory=dict)
     phase_of: dict[str, str] = field(default_factory=dict)
     epoch_of: dict[str, int] = field(default_factory=dict)  # trial -> its best epoch so far
+    output: Output = field(default_factory=Output)  # one live line per command in a notebook
 
     def start(self, at: float | None = None, smoke: bool = False) -> None:
         """A new command: its clock starts at `at` (time.time()), no phase or trial seen yet."""
@@ -104,16 +142,15 @@ class ProgressLine(Callback):
         self.ended[trial.trial_id] = status
         event = f"trial {trial.trial_id} {self._name(status)}"
         if status == Status.ERROR:  # a configuration that cannot run, reported once by the trainable
-            event += f": {_first_line(str(last.get('error', '')))} ({ERRORS_DIR}/{trial.trial_id}.txt)"
-        self._print(trials, event)
+            event += f": {runfolder.error_line(str(last.get('error', '')))} ({ERRORS_DIR}/{trial.trial_id}.txt)"
+        self._print(trials, event, keep=status == Status.ERROR)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ended[trial.trial_id] = Status.ERROR
         self._forget(trial.trial_id)
-        error = trial.get_error() if hasattr(trial, "get_error") else None
-        message = _first_line(str(error)) if error is not None else "it raised"
+        message = runfolder.error_line(_error_text(trial))
         self._print(trials, f"trial {trial.trial_id} ERROR: {message} (traceback: {ERRORS_DIR}/"
-                            f"{trial.trial_id}.txt in the run folder; the sweep goes on)")
+                            f"{trial.trial_id}.txt in the run folder; the sweep goes on)", keep=True)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         BOARD.phases[self.phase] = f"{len(self.ended)}/{self.total or len(trials)}"
@@ -160,7 +197,7 @@ class ProgressLine(Callback):
 
     # ---------------------------------------------------------------- the line
 
-    def _print(self, trials: list, event: str = "") -> None:
+    def _print(self, trials: list, event: str = "", keep: bool = False) -> None:
         self.last_print = time.monotonic()
         running = sum(1 for t in trials if t.status == "RUNNING" and t.trial_id not in self.ended)
         total = self.total if self.total else len(trials)
@@ -174,7 +211,7 @@ class ProgressLine(Callback):
         line = (f"[{_clock(time.time() - (BOARD.started or self.phase_started))}] {smoke}{' · '.join(phases)} · "
                 f"{running} running · {ended} · {BOARD.trial_epochs} trial-epochs · {self.best_text or self._best()}"
                 f"{self._eta()}")
-        print(line + (f" · {event}" if event else ""), file=sys.stdout, flush=True)
+        BOARD.output.show(line, event, keep)
 
     @staticmethod
     def _name(status: Status) -> str:
@@ -189,10 +226,14 @@ class ProgressLine(Callback):
         return f" · ETA {_clock(left)}"
 
 
-def _first_line(text: str) -> str:
-    """The line of an error that says what went wrong: the last non-empty one (the exception and its message)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:200] if lines else "no message"
+def _error_text(trial: Any) -> str:
+    """Ray has written the trial's error.txt into its local folder before this callback (Trial.handle_error);
+    Trial.get_error() reads the storage copy, which may not have it yet."""
+    path = getattr(trial, "error_file", None)
+    if path and os.path.exists(path):
+        return Path(path).read_text(errors="replace")
+    error = trial.get_error() if hasattr(trial, "get_error") else None
+    return str(error or "it raised")
 
 
 def _clock(seconds: float) -> str:

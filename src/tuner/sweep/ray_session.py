@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import UserError
+from tuner.sweep import codedirs
 from tuner.sweep.spec import Sweep
 
 RESOURCE_WAIT_ENV = "TUNER_RESOURCE_WAIT_S"  # how long a cluster may take to offer a node that fits a trial
@@ -20,8 +21,10 @@ RESOURCE_WAIT_S = 300.0
 
 
 def start_ray(address: str | None, dashboard: bool = True, dashboard_host: str = "127.0.0.1",
-              log: Path | None = None) -> str | None:
-    """Join --address, or start a local Ray with its dashboard on dashboard_host; returns the dashboard URL.
+              log: Path | None = None, code: list[Path] | None = None) -> str | None:
+    """Join --address, or start a local Ray with its dashboard on dashboard_host; returns the dashboard URL. `code`:
+    the sweep's local packages, in the job's runtime environment (py_modules) for every worker on every node; a Ray
+    this process started before has none (tuner.sweep.codedirs: the packages then go by value).
 
     `log`: a file that takes what Ray prints while it starts (its token-authentication notice, which reads as an
     invitation to switch security off, and its processes' start-up output), out of the user's way. Token
@@ -31,7 +34,8 @@ def start_ray(address: str | None, dashboard: bool = True, dashboard_host: str =
     if ray.is_initialized():
         return None
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
+    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning",
+                              "runtime_env": codedirs.runtime_env(code or [])}
     folder = auth_token_path().parent
     if not folder.exists():  # Ray would make it 0755; made here, only its owner may list it
         folder.mkdir(mode=0o700, parents=True)
@@ -41,6 +45,7 @@ def start_ray(address: str | None, dashboard: bool = True, dashboard_host: str =
         else:
             # address="local": a fresh embedded Ray, never a cluster someone else started on this machine
             context = ray.init(address="local", include_dashboard=dashboard, dashboard_host=dashboard_host, **kwargs)
+    codedirs.shipped_by_ray(code or [])
     if log is not None and log.exists() and log.stat().st_size:
         print(f"Ray's start-up messages: {log}", flush=True)
     protect_auth_token()

@@ -87,6 +87,9 @@ class Sweep:
     start: list[dict[str, Any]] = field(default_factory=list)  # configurations known to work, run first
     #   (e.g. [{"optimizer": "adam", "lr": 1e-3}]; unset hyperparameters are drawn); random/optuna searches only
     time_budget_s: float | None = None  # wall-clock budget for the whole sweep, planned for (tuner.plan)
+    code: list[str] = field(default_factory=list)  # local packages the sweep imports (folders with __init__.py,
+    #   or .py modules; relative to the sweep file): shipped to every Ray worker (py_modules), copied into the run
+    #   folder (code/), hashed in spec.json; `--code DIR` adds one (tuner.sweep.codedirs)
     subset: int = 0  # --smoke: the driver cuts the data set to this many train+val images and 500 test images
     #   (to train on fewer images but test on all, fix TrainConfig's subset instead: fixed={"subset": 10000})
 

@@ -32,7 +32,8 @@ from tuner.train.data import Dataset
 from tuner.train.evaluation import load_file
 from tuner.train.loop import COPIED_FROM, fit
 
-REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params")
+REPORTED = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "status", "num_params",
+            "latency_ms")  # latency_ms: NaN but on the epoch the run ended
 
 
 def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:

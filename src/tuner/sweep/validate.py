@@ -20,6 +20,7 @@ from tuner.sweep.spec import NOT_SEARCHABLE, Sweep
 from tuner.train import checks
 from tuner.train.config import TrainConfig, field_names, is_setting
 from tuner.train.data import Dataset, stratified_split
+from tuner.train.memory import trial_memory
 
 
 def validate(sweep: Sweep, where: str = "sweep") -> None:
@@ -150,10 +151,11 @@ def check_buildable(sweep: Sweep, image_shape: tuple[int, int, int], num_classes
     schedule for the data's image shape; the first that cannot be built is a UserError. Returns how many
     configurations were checked."""
     configs = candidate_configs(sweep)
-    built: dict[str, None] = {}
+    built: dict[str, int] = {}
+    memory = trial_memory(sweep.gpu)
     for config in configs:
         try:
-            checks.check_buildable(TrainConfig.from_dict(config), image_shape, num_classes, built)
+            checks.check_buildable(TrainConfig.from_dict(config), image_shape, num_classes, built, memory)
         except UserError as exc:
             raise UserError(f"{where}: {describe_config(config, sweep)} cannot run on "
                             f"{'x'.join(map(str, image_shape))} images: {exc}") from None

@@ -98,7 +98,7 @@ def confirm_pairs(grids: list[tuple[str, Any]], sweep: Sweep, count: int) -> lis
 
 def _error_text(result: Any) -> str:
     if result.error is not None:
-        return _first_line(result.error)
+        return runfolder.error_line(str(result.error).strip() or type(result.error).__name__)
     last = result.metrics or {}
     return str(last.get("error", ""))[:300] if last.get("status") == FitEnd.CONFIG_ERROR else ""
 
@@ -116,11 +116,6 @@ def failures(result: Any) -> int:
 
 def _started(result: Any) -> bool:
     return result.error is not None or bool((result.metrics or {}).get("training_iteration"))
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else type(error).__name__
 
 
 def evaluate_chosen(result: Any, dataset: Dataset, device: str = "auto") -> tuple[evaluate_lib.Evaluation, dict[str, Any]]:
@@ -143,7 +138,7 @@ def write(run_dir: Path, sweep: Sweep, grids: list[tuple[str, Any]], dataset: Da
     _write_errors(run_dir, results)
     best = None
     if run_info["ended_by"] != SweepEnd.INTERRUPTED:
-        choice = select.choose(trials, sweep.metric)
+        choice = select.choose(trials, sweep.metric, sweep.objectives)
         if choice is not None:
             best = _write_best(run_dir, sweep, choice, results[choice.trial["trial_id"]], dataset, device)
     counts = status_counts(list(trials["status"])) if len(trials) else {}

@@ -11,6 +11,7 @@ from tuner.train import augment as augment_lib
 from tuner.train import datasets
 from tuner.train import factories, models, optim, usercode
 from tuner.train.config import TrainConfig
+from tuner.train.memory import Memory, check_fits
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -89,10 +90,11 @@ MODEL_FIELDS = ("model", "model_args", "hidden", "channels", "width", "depth", "
 
 
 def check_buildable(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
-                    built: dict[str, None] | None = None) -> None:
+                    built: dict[str, int] | None = None, memory: Memory | None = None) -> None:
     """validate(), then build the model on the meta device (no memory, no arithmetic) and run one batch
-    through it, then its optimizer and schedule: what fit() would build, minus the data. `built` remembers
-    the model settings already built, so a grid of learning rates builds its model once."""
+    through it, then its optimizer and schedule: what fit() would build, minus the data; with `memory` (the trial's,
+    tuner.train.memory), its parameters, gradients and optimizer state must fit in it. `built` remembers the model
+    settings already built (and their parameter counts), so a grid of learning rates builds its model once."""
     validate(cfg)
     key = repr([getattr(cfg, name) for name in MODEL_FIELDS] + [image_shape, num_classes])
     if built is None or key not in built:
@@ -111,14 +113,18 @@ def check_buildable(cfg: TrainConfig, image_shape: tuple[int, int, int], num_cla
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise UserError(f"model {cfg.model!r} returns {got} for a batch of 2 images; a classifier of "
                                 f"{num_classes} classes must return (2, {num_classes})")
+        num_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         if built is not None:
-            built[key] = None
+            built[key] = num_params
+    else:
+        num_params = built[key]
     try:
         optimizer = optim.build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
         optim.Schedule(optimizer, cfg, steps_per_epoch=1)
     except BUILD_ERRORS as exc:
         raise UserError(f"optimizer {cfg.optimizer!r} with scheduler {cfg.scheduler!r} cannot be built: "
                         f"{_first_line(exc)}") from None
+    check_fits(cfg, num_params, memory)
 
 
 BUILD_ERRORS = (RuntimeError, ValueError, ZeroDivisionError, IndexError, TypeError, AssertionError)  # what

@@ -130,14 +130,14 @@ def _add_model_args(kwargs: dict[str, Any], key: str, value: Any) -> None:
     if key == "model_args":
         if not isinstance(value, dict):
             raise UserError(f"setting 'model_args' expects a dict of keyword arguments, got {value!r}")
-        args.update({k: _model_arg_value(v) for k, v in value.items()})
+        args.update({k: model_arg_value(v) for k, v in value.items()})
     elif not is_model_arg(key):
         raise UserError(f"setting {key!r}: a model factory's argument is model.NAME with NAME a Python identifier")
     else:
-        args[key.removeprefix(MODEL_ARG_PREFIX)] = _model_arg_value(value)
+        args[key.removeprefix(MODEL_ARG_PREFIX)] = model_arg_value(value)
 
 
-def _model_arg_value(value: Any) -> Any:
+def model_arg_value(value: Any) -> Any:
     """numpy scalars (from Ray) as Python numbers; command-line text as the Python literal it spells, if any."""
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         return value.item()

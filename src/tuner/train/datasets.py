@@ -380,10 +380,17 @@ def _read_cache(path: Path) -> Dataset:
 
 
 
+EXAMPLES = """examples:
+  tuner data mnist                              MNIST from $TUNER_DATA (downloaded there if missing)
+  tuner data imagefolder:/path/to/images@32     your own images, one folder per class, resized to 32x32
+  tuner data synthetic:3x32x32 --val-fraction 0.2   a synthetic set, a fifth held out for validation
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.data", description="Load (and cache) a data set and "
-                                     "print its summary.")
+    parser = argparse.ArgumentParser(prog="tuner data", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Load (and cache) a data set and print its summary (python -m "
+                                                 "tuner.data is the same).", epilog=EXAMPLES)
     parser.add_argument("spec", help="mnist | fashion_mnist | cifar10 | imagefolder:PATH[@SIZE] | synthetic[:CxHxW]")
     parser.add_argument("--data-dir", help=f"data root (default ${DATA_ENV}, else ~/.cache/tuner)")
     parser.add_argument("--val-fraction", type=float, default=0.1)

@@ -4,6 +4,8 @@ rebuilt for evaluation (the test set, once, for the chosen configuration)."""
 from __future__ import annotations
 
 import pickle
+import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,37 @@ def evaluate(model: nn.Module, data: DeviceData, num_classes: int, batch_size: i
     return Evaluation(acc=float((pred == data.y).double().mean()), loss=float(loss_sum) / max(len(data), 1),
                       per_class_acc=per_class.tolist(), confusion=confusion.tolist(), predictions=pred.cpu().numpy())
 
+
+
+LATENCY_RUNS = 7  # timed batch-1 forward passes; latency_ms is their median
+LATENCY_WARMUP = 2
+
+
+def latency_ms(model: nn.Module, image_shape: tuple[int, int, int], device: torch.device,
+               precision: str = "fp32", channels_last: bool = False) -> float:
+    """Batch-1 inference time in milliseconds on `device`: the median of LATENCY_RUNS forward passes after
+    LATENCY_WARMUP untimed ones, in eval mode at the run's precision (no gradients, so no state changes)."""
+    was_training = model.training
+    model.eval()
+    x = torch.zeros((1, *image_shape), device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    times = []
+    with torch.inference_mode(), autocast(device, precision):
+        for run in range(LATENCY_WARMUP + LATENCY_RUNS):
+            _synchronize(device)
+            started = time.perf_counter()
+            model(x)
+            _synchronize(device)
+            if run >= LATENCY_WARMUP:
+                times.append((time.perf_counter() - started) * 1000)
+    model.train(was_training)
+    return statistics.median(times)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def load_model(state: dict[str, Any], image_shape: tuple[int, int, int], device: str = "auto",

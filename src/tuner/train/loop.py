@@ -35,7 +35,7 @@ from tuner.train.config import PERTURBABLE, TrainConfig
 from tuner.train.device import Normalizer, autocast, prepare_splits, resolve_device
 from tuner.train.paths import pinned
 from tuner.train.paths import resolve as resolve_path
-from tuner.train.evaluation import evaluate
+from tuner.train.evaluation import evaluate, latency_ms
 
 OnEpoch = Callable[[dict[str, Any], Callable[[], dict[str, Any]]], None]
 COPIED_FROM = "copied_from"  # a resume state's key: the trial whose state a population-based scheduler copied
@@ -83,6 +83,7 @@ class Run:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.num_classes = dataset.num_classes
+        self.image_shape = dataset.image_shape
         channels_last = self.choice.path.channels_last
         self.train_data, self.val_data = prepare_splits(dataset, cfg, self.device, channels_last)
         self.normalizer = self.train_data.normalizer
@@ -239,6 +240,10 @@ class Run:
                   "val_loss": val.loss, "val_acc": val.acc, "epoch_time_s": time.perf_counter() - started,
                   "num_params": self.num_params}
         record["status"] = self.end_of_epoch(record, finite)
+        record["latency_ms"] = math.nan  # timed once, when the run has ended (every report names it: Tune checks)
+        if record["status"] != FitEnd.RUNNING:
+            record["latency_ms"] = latency_ms(self.model, self.image_shape, self.device, self.precision,
+                                              self.choice.path.channels_last)
         self.tracker.history.append(dict(record))
         return record
 
