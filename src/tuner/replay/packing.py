@@ -68,8 +68,15 @@ def _test_accuracies(run_dir: Path, table: Table, data_dir: str | None, device: 
     return pd.DataFrame(rows)
 
 
+EXAMPLES = """examples:
+  tuner tables show benchmarks/tables/s0_cifar_lr.tar.gz       its grid, seeds, best configuration and statuses
+  tuner tables pack runs/tables/s4_mnist_lr benchmarks/tables/s4_mnist_lr.tar.gz     a finished grid as a table
+then: tuner tables pack --help (--no-test packs a budgeted table's short runs without test accuracies)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.tables", description=__doc__,
+    parser = argparse.ArgumentParser(prog="tuner tables", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     packing = commands.add_parser("pack", help="evaluate every trial on the test set and write a .tar.gz table")
