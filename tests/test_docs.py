@@ -37,7 +37,6 @@ def test_the_readme_lists_every_tuner_command():
 
 EXAMPLE = re.compile(r"^  ((?:tuner|python -m tuner\.)\S*.*?)(?:\s{2,}.*)?$")  # a command, then 2+ spaces, a note
 OPTION = re.compile(r"(?<![\w-])(--[a-z][\w-]*)")
-OWNED_ELSEWHERE = {"replay", "tables"}  # src/tuner/replay/ is another session's: its parsers keep their own help
 
 
 def help_of(command, capsys):
@@ -47,10 +46,7 @@ def help_of(command, capsys):
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="no examples yet: src/tuner/replay/ is edited "
-                                                                 "by another session"))
-    if c in OWNED_ELSEWHERE else c for c in cli.COMMANDS])
+@pytest.mark.parametrize("command", cli.COMMANDS)
 def test_help_shows_the_tuner_command_with_examples_that_exist(command, capsys):
     """Every command's --help ends with examples, typed as `tuner COMMAND ...`: each names this command, flags
     its parser has, and files of the repository where it names one (sweeps/...)."""

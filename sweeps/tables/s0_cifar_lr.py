@@ -13,6 +13,18 @@ over 12, the whole 10,000-image test set for the packed test accuracies: 2 x 6 x
     python -m tuner.sweep sweeps/tables/s0_cifar_lr.py --set fixed.subset=10000 --max-epochs 12 \
         --results runs/tables/s0_cifar_lr --no-report
     python -m tuner.tables pack runs/tables/s0_cifar_lr benchmarks/tables/s0_cifar_lr.tar.gz
+
+Its budgeted versions (`python -m tuner.replay benchmarks/tables/s0_cifar_lr.tar.gz --budgets
+benchmarks/tables/s0_cifar_lr_budgets`, docs/search.md): the same file at 1 and 3 epochs, each trial's cosine schedule
+laid over its own epochs (the rungs of search="budgeted" below 12 epochs); 4 and 51 min on 2 CPU cores shared with
+other jobs (the training path the machine measured fastest, where the full table predates it: the replay compares
+trials of one budget with each other only):
+    for E in 1 3; do
+        python -m tuner.sweep sweeps/tables/s0_cifar_lr.py --set fixed.subset=10000 --max-epochs $E \
+            --results runs/tables/s0_cifar_lr_e$E --no-report
+        python -m tuner.tables pack runs/tables/s0_cifar_lr_e$E benchmarks/tables/s0_cifar_lr_budgets/s0_cifar_lr_e$E.tar.gz \
+            --no-test
+    done
 """
 
 from ray import tune

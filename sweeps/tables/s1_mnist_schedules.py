@@ -11,6 +11,18 @@ Budget: 3 optimizers x 4 schedules x 8 learning rates x 2 seeds = 192 trials x 1
 most (diverged and stuck trials end early); ~45 min on 2 CPU cores. Recorded, then packed:
     python -m tuner.sweep sweeps/tables/s1_mnist_schedules.py --results runs/tables/s1_mnist_schedules --no-report
     python -m tuner.tables pack runs/tables/s1_mnist_schedules benchmarks/tables/s1_mnist_schedules.tar.gz
+
+Its budgeted versions (`python -m tuner.replay benchmarks/tables/s1_mnist_schedules.tar.gz --budgets
+benchmarks/tables/s1_mnist_schedules_budgets`, docs/search.md): the same file at 1 and 3 epochs with the schedules
+written for 15 laid over them (`schedule_for=15`: StepLR every epoch, its gamma and ExponentialLR's raised so that
+they end at the 15-epoch schedule's last rate; trials.csv keeps the grid's values); 23 and 47 min on 2 CPU cores
+shared with other jobs:
+    for E in 1 3; do
+        python -m tuner.sweep sweeps/tables/s1_mnist_schedules.py --max-epochs $E --set fixed.schedule_for=15 \
+            --results runs/tables/s1_mnist_schedules_e$E --no-report
+        python -m tuner.tables pack runs/tables/s1_mnist_schedules_e$E \
+            benchmarks/tables/s1_mnist_schedules_budgets/s1_mnist_schedules_e$E.tar.gz --no-test
+    done
 """
 
 from ray import tune

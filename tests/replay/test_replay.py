@@ -237,7 +237,21 @@ def test_tables_that_cannot_be_replayed_are_refused(tmp_path, capsys):
     good = write_table(tmp_path / "good")
     for argv, message in ((["--strategies", "grid,bayes"], "unknown strategy 'bayes'"),
                           (["--define", "x:search=bayes"], "search 'bayes'"),
-                          (["--define", "x:colour=red"], "not a Sweep field")):
+                          (["--define", "x:colour=red"], "not a Sweep field"),
+                          (["--strategies", "grid", "--define", "p:base=random,trial_scheduler=pbt"],
+                           "strategy pbt: population-based training")):
         assert message in replay_fails(capsys, good, "--seeds", "1", *argv), argv
     done = run_replay_cli(tmp_path / "nothing", "--seeds", "1")  # and as a user runs it: exit 2, one line
     assert done.returncode == 2 and done.stderr.strip().startswith("error: ") and len(done.stderr.splitlines()) == 1
+
+
+def test_a_short_run_table_packs_without_test_accuracies_and_serves_as_a_budget(tmp_path):
+    """`tuner.tables pack --no-test`: a budgeted table's short runs are read for their validation curves only, so
+    they are packed without evaluating a checkpoint (the run folder here has none) and load as a budget."""
+    full = tables.load(write_table(tmp_path / "full", epochs=9))
+    done = subprocess.run([sys.executable, "-m", "tuner.tables", "pack", str(write_table(tmp_path / "e3", epochs=3)),
+                           str(tmp_path / "e3.tar.gz"), "--no-test"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    short = tables.load(str(tmp_path / "e3.tar.gz"))
+    assert not short.has_test and short.max_epochs == 3
+    assert set(tables.load_budgets(full, [str(tmp_path / "e3.tar.gz")])) == {3}

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tuner import select
-from tuner.search.budgeted import budgeted_searcher_class, expected_trials, rung_budgets
+from tuner.search.budgeted import bracket_weights, budgeted_searcher_class, expected_trials, rung_budgets
 from tuner.sweep.budget import expected_trial_epochs
 from tuner.sweep.spec import Sweep
 from tuner.train.config import TrainConfig, laid_over
@@ -16,24 +16,31 @@ from tuner.train.optim import Schedule
 
 
 def test_rungs_grow_by_the_reduction_factor_and_end_at_max_epochs():
-    assert rung_budgets(1, 3, 25) == [1, 3, 9, 25]
     assert rung_budgets(1, 3, 27) == [1, 3, 9, 27]
-    assert rung_budgets(2, 3, 10) == [2, 6, 10]
-    assert rung_budgets(1, 2, 5) == [1, 2, 4, 5]
-    assert rung_budgets(1, 1.5, 4) == [1, 2, 3, 4]  # 1.5 and 2.25 round to 2: one rung each, distinct
+    assert rung_budgets(1, 3, 25) == [1, 3, 25]  # 9 > 25 / 3: a rung at 9 would be promoted by less than eta
+    assert rung_budgets(1, 3, 12) == [1, 3, 12] and rung_budgets(1, 3, 15) == [1, 3, 15]
+    assert rung_budgets(2, 3, 10) == [2, 10]
+    assert rung_budgets(1, 2, 5) == [1, 2, 5]
+    assert rung_budgets(1, 1.5, 4) == [1, 2, 4]  # 1.5 and 2.25 round to 2: one rung each, distinct
     assert rung_budgets(5, 3, 5) == [5] and rung_budgets(8, 3, 5) == [5]
+    for grace, eta, top in [(1, 3, 25), (1, 2, 17), (2, 3, 50), (1, 4, 64)]:
+        budgets = rung_budgets(grace, eta, top)
+        assert all(later >= eta * earlier - 0.5 for earlier, later in zip(budgets, budgets[1:])), budgets
 
 
 def test_the_cost_model_counts_each_rung_from_scratch():
-    """27 configurations, eta 3: 27 x 1 + 9 x 3 + 3 x 9 + 1 x 25 trial-epochs; the confirm phase on top."""
+    """27 configurations, eta 3, rungs 1, 3, 25: 27 x 1 + 9 x 3 + 3 x 25 trial-epochs; the confirm phase on top."""
     from ray import tune
 
     sweep = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=27, max_epochs=25)
-    assert expected_trial_epochs(sweep) == 27 + 27 + 27 + 25
+    assert expected_trial_epochs(sweep) == 27 + 27 + 75
     confirmed = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=27, max_epochs=25,
                       seeds=[0, 1, 2], confirm_top=1)
-    assert expected_trial_epochs(confirmed) == 106 + 2 * 25
-    assert expected_trials(sweep) == 27 + 9 + 3 + 1  # the progress line's total: each rung's trials
+    assert expected_trial_epochs(confirmed) == 129 + 2 * 25
+    assert expected_trials(sweep) == 27 + 9 + 3  # the progress line's total: each rung's trials
+    hedged = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=42, max_epochs=25,
+                   search_options={"brackets": 2})  # shares 9 : 5 of 42: 27 start at 1 epoch, 15 at 3
+    assert expected_trial_epochs(hedged) == pytest.approx(27 * 1 + (9 + 15) * 3 + (3 + 5) * 25)
 
 
 def final_lr(cfg: TrainConfig, steps_per_epoch: int = 4) -> tuple[float, float]:
@@ -195,3 +202,23 @@ def test_a_restored_searcher_proposes_what_the_saved_one_would(tmp_path):
     again.restore(str(tmp_path / "searcher.pkl"))
     assert [again.suggest(f"n{i}") for i in range(3)] == [found.suggest(f"n{i}") for i in range(3)]
     assert again.trials == found.trials and again.results == found.results
+
+
+def test_brackets_take_hyperbands_shares_and_promote_within_their_own_bracket():
+    """HyperBand's brackets (search_options brackets=B): the bracket starting at rung r gets
+    ceil(R / (R - r) * eta^(R-1-r)) of every sum of configurations; a configuration starts at its bracket's rung and
+    is compared with its own bracket only, so a rung that misleads one bracket cannot cut another's."""
+    assert bracket_weights(4, 3, 4) == [27, 12, 6, 4] and bracket_weights(4, 3, 1) == [27]
+    assert bracket_weights(3, 3, 9) == [9, 5, 3]  # at most one bracket per rung
+    found = searcher(13, search_options={"brackets": 3, "random_fraction": 1.0})  # rungs 1, 3, 9: shares 9, 5, 3
+    drawn = [Trial(found, f"t{i}") for i in range(13)]
+    starts = [t.config["rung"] for t in drawn]
+    assert [starts.count(r) for r in range(3)] == [7, 4, 2]  # 13 in the proportions 9 : 5 : 3, lowest first on ties
+    assert all(t.config["epochs"] == [1, 3, 9][t.config["rung"]] for t in drawn)
+    for trial in drawn:  # rung 0 scores 0.1 .. 0.7; bracket 1 (starting at rung 1) scores lower still
+        finish(found, trial, {0: 0.1 * (1 + drawn.index(trial) % 7), 1: 0.01, 2: 0.5}[trial.config["rung"]])
+    promoted = [found.suggest(f"p{i}") for i in range(3)]
+    from_rung0 = [t for t in drawn if t.config["rung"] == 0]
+    best0 = max(from_rung0, key=lambda t: 0.1 * (1 + drawn.index(t) % 7))
+    assert promoted[0]["rung"] == 2 and promoted[0]["lr"] in [t.config["lr"] for t in drawn if t.config["rung"] == 1]
+    assert {(p["rung"], p["lr"]) for p in promoted[1:]} >= {(1, best0.config["lr"])}

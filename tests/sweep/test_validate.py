@@ -105,6 +105,10 @@ BAD_FILES = {
                             "{'lr': [0.1, 0.01]}})", "hyperparam_bounds['lr'] must be [low, high]"),
     "scheduler_options_without_pbt": ("sweep = Sweep(trial_scheduler='asha', scheduler_options={"
                                       "'perturbation_interval': 1})", "scheduler_options apply to trial_scheduler"),
+    "budgeted_zero_brackets": ("sweep = Sweep(search='budgeted', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
+                               "search_options={'brackets': 0})", "brackets must be a whole number of at least 1"),
+    "budgeted_fraction": ("sweep = Sweep(search='budgeted', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
+                          "search_options={'random_fraction': 1.5})", "random_fraction must be a number from 0 to 1"),
 }
 
 

@@ -17,8 +17,17 @@ from tuner.replay.report import anytime_plot, markdown, to_json
 from tuner.replay.strategies import BUDGETED, DEFAULT_STRATEGIES, STRATEGIES, load_strategies_file, parse_define
 
 
+EXAMPLES = """examples:
+  tuner replay benchmarks/tables/s0_cifar_lr.tar.gz --seeds 30 --workers 2     every strategy, 30 search seeds
+  tuner replay benchmarks/tables/s4_mnist_lr.tar.gz --strategies tuner-default,ray-default --json replay.json
+  tuner replay benchmarks/tables/s4_mnist_lr.tar.gz --budgets benchmarks/tables/s4_mnist_lr_budgets --strategies tuner-budgeted
+  tuner replay benchmarks/tables/s1_mnist_schedules.tar.gz --define "asha3:base=tuner-asha,grace_period=3"
+  tuner replay runs/mnist_mlp-20261206-101500 --seeds 10     your own finished grid: what would ASHA have found?
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.replay", description=runner.__doc__,
+    parser = argparse.ArgumentParser(prog="tuner replay", description=runner.__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("table", help="a packed table (.tar.gz) or a run folder whose trials ran without a trial "
                                       "scheduler")

@@ -32,25 +32,15 @@ def checkpoint_state(run_dir: Path, trial_id: str) -> Path:
     return max(folders, key=lambda p: int(p.name.rsplit("_", 1)[1])) / STATE_FILE
 
 
-def pack(run_dir: Path, out: Path, data_dir: str | None = None, device: str = "auto") -> Table:
+def pack(run_dir: Path, out: Path, data_dir: str | None = None, device: str = "auto", test: bool = True) -> Table:
     """Check that the run folder is a table, evaluate every trial's best-epoch weights on the test set once, and
-    write the compressed table (spec.json, sweep.py, trials.csv, history.csv, test.csv, run.json)."""
-    from tuner.train import datasets
-    from tuner.train.evaluation import evaluate_split, load_file, load_model
-
+    write the compressed table (spec.json, sweep.py, trials.csv, history.csv, test.csv, run.json). `test=False`
+    packs without test.csv: a budgeted table's short runs, which a replay reads for their validation curves only."""
     table = load(run_dir)
-    sweep = table.sweep
-    dataset = datasets.load_sized(sweep.get("data", "mnist"), int(sweep.get("subset") or 0), data_dir)
-    rows = []
-    for index, trial_id in enumerate(table.trials["trial_id"].astype(str), 1):
-        state = load_file(checkpoint_state(run_dir, trial_id))
-        model, normalizer, cfg = load_model(state, dataset.image_shape, device)
-        result = evaluate_split(model, normalizer, cfg, dataset.x_test, dataset.y_test, dataset.num_classes,
-                                      device)
-        rows.append({"trial_id": trial_id, "test_acc": result.acc, "test_loss": result.loss})
-        print(f"[{index}/{len(table.trials)}] trial {trial_id}: test_acc {result.acc:.2%}", flush=True)
+    files = read_folder(run_dir)
+    if test:
+        files[TEST_FILE] = _test_accuracies(run_dir, table, data_dir, device).to_csv(index=False)
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = {**read_folder(run_dir), TEST_FILE: pd.DataFrame(rows).to_csv(index=False)}
     with tarfile.open(out, "w:gz") as tar:
         for name in PACKED_FILES:
             if name in files:
@@ -61,14 +51,40 @@ def pack(run_dir: Path, out: Path, data_dir: str | None = None, device: str = "a
     return load(out)
 
 
+def _test_accuracies(run_dir: Path, table: Table, data_dir: str | None, device: str) -> pd.DataFrame:
+    from tuner.train import datasets
+    from tuner.train.evaluation import evaluate_split, load_file, load_model
+
+    sweep = table.sweep
+    dataset = datasets.load_sized(sweep.get("data", "mnist"), int(sweep.get("subset") or 0), data_dir)
+    rows = []
+    for index, trial_id in enumerate(table.trials["trial_id"].astype(str), 1):
+        state = load_file(checkpoint_state(run_dir, trial_id))
+        model, normalizer, cfg = load_model(state, dataset.image_shape, device)
+        result = evaluate_split(model, normalizer, cfg, dataset.x_test, dataset.y_test, dataset.num_classes,
+                                      device)
+        rows.append({"trial_id": trial_id, "test_acc": result.acc, "test_loss": result.loss})
+        print(f"[{index}/{len(table.trials)}] trial {trial_id}: test_acc {result.acc:.2%}", flush=True)
+    return pd.DataFrame(rows)
+
+
+EXAMPLES = """examples:
+  tuner tables show benchmarks/tables/s0_cifar_lr.tar.gz       its grid, seeds, best configuration and statuses
+  tuner tables pack runs/tables/s4_mnist_lr benchmarks/tables/s4_mnist_lr.tar.gz     a finished grid as a table
+then: tuner tables pack --help (--no-test packs a budgeted table's short runs without test accuracies)
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.tables", description=__doc__,
+    parser = argparse.ArgumentParser(prog="tuner tables", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     packing = commands.add_parser("pack", help="evaluate every trial on the test set and write a .tar.gz table")
     packing.add_argument("run_dir")
     packing.add_argument("out")
     packing.add_argument("--data-dir", help="data root (default $TUNER_DATA, else ~/.cache/tuner)")
+    packing.add_argument("--no-test", action="store_true", help="no test accuracies: a budgeted table's short runs "
+                                                                  "(replays read their validation curves only)")
     showing = commands.add_parser("show", help="summarise a table")
     showing.add_argument("table")
     args = parser.parse_args(argv)
@@ -76,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(args.run_dir)
         if not run_dir.is_dir():
             raise UserError(f"run folder {run_dir} does not exist")
-        print(describe(pack(run_dir, Path(args.out), args.data_dir)))
+        print(describe(pack(run_dir, Path(args.out), args.data_dir, test=not args.no_test)))
     else:
         print(describe(load(args.table)))
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from tuner.errors import UserError
 from tuner.replay.tables import Table
+from tuner.search.population import NOT_REPLAYABLE, POPULATION_SCHEDULERS
 from tuner.sweep.fields import check_fields
 from tuner.sweep.spec import NOT_FIXED, Sweep, coerce_sweep_field, field_types
 
@@ -28,9 +29,9 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     # What a sweep file gets by default (docs/search.md): tuner's TPE, no early stopping, a confirm phase on the
     # table's other seeds.
     "tuner-default": {**BASE, "search": "optuna", "trial_scheduler": "none", "seeds": "all"},
-    # Budgeted successive halving (tuner.search.budgeted): rungs 1, 3, 9, ... epochs whose schedules end at their
-    # budget, promoted from scratch, TPE on the highest rung with enough results, a confirm phase. Replays need the
-    # table's shorter recordings (--budgets).
+    # Budgeted successive halving (tuner.search.budgeted): rungs 1, 3, ... epochs (up to max_epochs / 3) whose
+    # schedules end at their budget, promoted from scratch, TPE on the highest rung with enough results, a confirm
+    # phase. Replays need the table's shorter recordings (--budgets).
     "tuner-budgeted": {**BASE, "search": "budgeted", "trial_scheduler": "none", "seeds": "all", "grace_period": 1,
                        "reduction_factor": 3},
 }
@@ -58,6 +59,8 @@ def strategy_sweep(table: Table, fields: dict[str, Any], seed: int) -> Sweep:
     except TypeError as exc:
         raise UserError(f"strategy: {exc}") from None
     check_fields(sweep, where=f"strategy on table {table.name}")  # the table's configurations ran: they are valid
+    if sweep.trial_scheduler in POPULATION_SCHEDULERS:  # before any strategy runs, not when its first trial starts
+        raise UserError(f"strategy {sweep.trial_scheduler}: {NOT_REPLAYABLE}")
     return sweep
 
 

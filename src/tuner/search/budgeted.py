@@ -4,7 +4,7 @@ A configuration evaluated at a rung of budget b is a trial of its own, trained b
 schedule laid over those b epochs (TrainConfig.epochs = b, schedule_for = max_epochs: step_size, cycle_epochs,
 warmup_epochs and a step or exponential gamma are scaled by tuner.train.config.laid_over as the schedule is built,
 while the trial's configuration, and trials.csv, keep the values searched), so a slow starter whose rate has not decayed is judged at the end of a
-schedule, not in its first epochs. Rungs are at budgets b, b*eta, b*eta^2, ... below max_epochs, and max_epochs
+schedule, not in its first epochs. Rungs are at budgets b, b*eta, b*eta^2, ... up to max_epochs / eta, and max_epochs
 (`rung_budgets`: b = grace_period, eta = reduction_factor).
 
 Promotion is ASHA's (Li et al. 2020), from scratch: whenever Tune asks for a trial, the searcher looks from the
@@ -36,14 +36,18 @@ if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
 
 RANDOM_FRACTION = 1 / 3  # BOHB's default share of random configurations beside the model's
-OPTIONS = ("sampler", "random_fraction", "n_startup_trials")  # search_options the budgeted search reads
+OPTIONS = ("sampler", "random_fraction", "n_startup_trials", "finalists", "brackets")  # search_options the budgeted search reads
+FINALISTS = 1  # configurations the search trains to the full budget at least (search_options finalists)
+REDRAWS = 20  # draws a new configuration gets to differ from every earlier one (a finite space may run out)
 
 
 def rung_budgets(grace_period: int, reduction_factor: float, max_epochs: int) -> list[int]:
-    """Epochs of each rung: grace_period * eta^k below max_epochs (rounded, distinct), then max_epochs."""
+    """Epochs of each rung: grace_period * eta^k up to max_epochs / eta (rounded, distinct), then max_epochs, so
+    that every promotion multiplies a configuration's budget by eta at least (a rung just short of max_epochs would
+    cost nearly a full run and tell little more than the full run does)."""
     budgets: list[int] = []
     budget = float(max(1, grace_period))
-    while round(budget) < max_epochs:
+    while round(budget) < max_epochs and budget <= max_epochs / reduction_factor + 1e-9:
         if not budgets or round(budget) > budgets[-1]:
             budgets.append(int(round(budget)))
         budget *= reduction_factor
@@ -55,19 +59,45 @@ def sweep_rungs(sweep: Sweep) -> list[int]:
 
 
 def promotable(results: list[tuple[int, float]], promoted: set[int], eta: float, metric: str,
-               ending: bool = False) -> int | None:
+               ending: bool = False, at_least: int = 0) -> int | None:
     """ASHA's rule for one rung: the best configuration in the top floor(n / eta) of the rung's n results
     (configuration index, score) that has not been promoted yet, or None. `ending` (nothing left to draw, nothing
-    running): the top ceil(n / eta), so that a search of fewer than eta^k configurations still trains its best to
-    the full budget."""
-    keep = math.ceil(len(results) / eta) if ending else int(len(results) // eta)
+    running): the top max(ceil(n / eta), at_least), so that a search of fewer than eta^k configurations still
+    trains its best to the full budget, and `at_least` of them where a rung's ranking may mislead."""
+    keep = max(math.ceil(len(results) / eta), at_least) if ending else int(len(results) // eta)
     ranked = sorted(results, key=lambda r: (select.sort_key(r[1], metric), r[0]))[:keep]
     return next((index for index, value in ranked if index not in promoted and not math.isnan(value)), None)
 
 
+def bracket_weights(rungs: int, eta: float, brackets: int) -> list[int]:
+    """HyperBand's configurations per bracket (Li et al. 2018): the bracket starting at rung r of R gets
+    ceil(R / (s + 1) * eta^s) with s = R - 1 - r; the first `brackets` of them (1: successive halving alone)."""
+    return [math.ceil(rungs / (rungs - r) * eta ** (rungs - 1 - r)) for r in range(max(1, min(brackets, rungs)))]
+
+
+def expected_runs(sweep: Sweep) -> list[float]:
+    """Trials a budgeted search runs at each rung, about: each bracket's share of num_samples at its first rung,
+    1/eta^k of them again k rungs up, and at least `finalists` of each bracket at the full budget."""
+    rungs, eta, options = sweep_rungs(sweep), sweep.reduction_factor, sweep.search_options
+    weights = bracket_weights(len(rungs), eta, int(options.get("brackets", 1)))
+    runs = [0.0] * len(rungs)
+    for start, weight in enumerate(weights):
+        first = sweep.samples * weight / sum(weights)
+        for k in range(start, len(rungs)):
+            n = first / eta ** (k - start)
+            if k == len(rungs) - 1 and k > start:
+                n = min(first, max(n, int(options.get("finalists", FINALISTS))))
+            runs[k] += n
+    return runs
+
+
 def expected_trials(sweep: Sweep) -> int:
-    """Trials a budgeted search runs, about: num_samples configurations, 1/eta^k of them again at rung k."""
-    return max(1, round(sum(sweep.samples / sweep.reduction_factor ** k for k in range(len(sweep_rungs(sweep))))))
+    return max(1, round(sum(expected_runs(sweep))))
+
+
+def expected_epochs_per_configuration(sweep: Sweep) -> float:
+    """Trial-epochs per configuration drawn: every rung's trials from scratch at that rung's budget."""
+    return sum(n * budget for n, budget in zip(expected_runs(sweep), sweep_rungs(sweep))) / max(1, sweep.samples)
 
 
 def bound(sweep: Sweep) -> int:
@@ -98,6 +128,9 @@ def budgeted_searcher_class() -> type:
             self.tpe = {**tpe_settings(sweep), "n_startup_trials": 0, "constant_liar": False}
             self.tpe = {k: v for k, v in self.tpe.items() if k not in OPTIONS}
             self.min_points = int(options.get("n_startup_trials", max(3, min(10, sweep.samples // 4))))
+            self.finalists = int(options.get("finalists", FINALISTS))
+            self.weights = bracket_weights(len(self.rungs), self.eta, int(options.get("brackets", 1)))
+            self.bracket_of: list[int] = []  # each configuration's bracket: the rung it starts at
             self.full_epochs = sweep.max_epochs
             self.fixed: dict[str, Any] = {}
             self.distributions: dict[str, Any] = {}
@@ -127,13 +160,17 @@ def budgeted_searcher_class() -> type:
         def suggest(self, trial_id: str) -> dict | str | None:
             ending = len(self.configs) >= self.samples and len(self.completed) == len(self.trials)
             for rung in range(len(self.rungs) - 2, -1, -1):
-                index = promotable(self.results[rung], self.promoted[rung], self.eta, self._metric, ending)
-                if index is not None:
-                    self.promoted[rung].add(index)
-                    return self._trial(trial_id, index, rung + 1)
+                at_least = self.finalists if rung == len(self.rungs) - 2 else 0
+                for bracket in range(min(rung + 1, len(self.weights))):  # promotions within a bracket
+                    results = [r for r in self.results[rung] if self.bracket_of[r[0]] == bracket]
+                    index = promotable(results, self.promoted[rung], self.eta, self._metric, ending, at_least)
+                    if index is not None:
+                        self.promoted[rung].add(index)
+                        return self._trial(trial_id, index, rung + 1)
             if len(self.configs) < self.samples:
                 self.configs.append(self._draw())
-                return self._trial(trial_id, len(self.configs) - 1, 0)
+                self.bracket_of.append(self._next_bracket())
+                return self._trial(trial_id, len(self.configs) - 1, self.bracket_of[-1])
             if not ending:
                 return None  # wait: a running trial may make a configuration promotable
             return Searcher.FINISHED
@@ -164,6 +201,8 @@ def budgeted_searcher_class() -> type:
         def restore(self, checkpoint_path: str) -> None:
             with open(checkpoint_path, "rb") as file:
                 self.__dict__.update(pickle.load(file))
+            if len(self.bracket_of) < len(self.configs):  # saved before brackets: one bracket
+                self.bracket_of = [0] * len(self.configs)
             self.studies = {}
             for rung, results in enumerate(self.results):
                 for index, value in results:
@@ -178,6 +217,11 @@ def budgeted_searcher_class() -> type:
             short = {"schedule_for": self.full_epochs} if epochs < self.full_epochs else {}
             return {**params, **short, "epochs": epochs, RUNG_KEY: rung}
 
+        def _next_bracket(self) -> int:
+            """The bracket furthest behind its HyperBand share (the first one on a tie)."""
+            counts = [self.bracket_of.count(b) for b in range(len(self.weights))]
+            return min(range(len(self.weights)), key=lambda b: (counts[b] / self.weights[b], b))
+
         def _draw(self) -> dict[str, Any]:
             """A new configuration: TPE on the highest rung with enough results, else (and a random share) random."""
             enough = max(self.min_points, len(self.distributions) + 1)
@@ -185,15 +229,18 @@ def budgeted_searcher_class() -> type:
                       if sum(not math.isnan(v) for _, v in results) >= enough]
             draw_seed = self.seed + 7919 * len(self.configs)  # each draw seeded by its number: a restored searcher
             #   (whose studies are rebuilt from the results) draws what the saved one would have
-            if self.random_only or not fitted or self.rng.uniform() < self.random_fraction:
-                study = self._study(-1)
-                study.sampler = optuna.samplers.RandomSampler(seed=draw_seed)
-            else:
-                study = self._study(max(fitted))
-                study.sampler = optuna.samplers.TPESampler(seed=draw_seed, **self.tpe)
-            trial = study.ask(self.distributions)
-            params = dict(trial.params)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a proposal, not a result
+            at_random = self.random_only or not fitted or self.rng.uniform() < self.random_fraction
+            study = self._study(-1 if at_random else max(fitted))
+            params: dict[str, Any] = {}
+            for attempt in range(REDRAWS):  # a configuration drawn before is evaluated already: draw again
+                seed = draw_seed + 104729 * attempt
+                study.sampler = optuna.samplers.RandomSampler(seed=seed) if at_random else \
+                    optuna.samplers.TPESampler(seed=seed, **self.tpe)
+                trial = study.ask(self.distributions)
+                params = dict(trial.params)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a proposal, not a result
+                if params not in self.configs:
+                    break
             return params
 
         def _study(self, rung: int) -> Any:

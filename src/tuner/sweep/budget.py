@@ -31,7 +31,7 @@ from typing import Any
 
 from tuner.errors import UserError
 from tuner.search import BUDGETED_SEARCHES
-from tuner.search.budgeted import sweep_rungs
+from tuner.search.budgeted import expected_epochs_per_configuration
 from tuner.search.space import candidate_configs, is_grid
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import validate
@@ -106,7 +106,7 @@ def expected_trial_epochs(sweep: Sweep, trials: int | None = None) -> float:
     """Trial-epochs the search phase costs: every trial to max_epochs without a trial scheduler; under ASHA or
     HyperBand, the share of trials each rung keeps (the trial scheduler's own geometry); the confirm phase."""
     n = trials if trials is not None else sweep.expected_trials()
-    per_trial = _budgeted_epochs_per_configuration(sweep) if sweep.search in BUDGETED_SEARCHES else \
+    per_trial = expected_epochs_per_configuration(sweep) if sweep.search in BUDGETED_SEARCHES else \
         {"asha": _asha_epochs_per_trial, "hyperband": _hyperband_epochs_per_trial}.get(
             sweep.trial_scheduler, lambda s: float(s.max_epochs))(sweep)
     return n * per_trial + confirm_trial_epochs(sweep)
@@ -124,9 +124,6 @@ def _asha_epochs_per_trial(sweep: Sweep) -> float:
     return total + keep * (top - reached)
 
 
-def _budgeted_epochs_per_configuration(sweep: Sweep) -> float:
-    """Budgeted successive halving trains 1/eta^k of the configurations again, from scratch, at rung k's budget."""
-    return sum(budget / sweep.reduction_factor ** k for k, budget in enumerate(sweep_rungs(sweep)))
 
 
 def _hyperband_epochs_per_trial(sweep: Sweep) -> float:

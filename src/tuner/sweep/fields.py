@@ -142,6 +142,13 @@ def _validate_budgeted(sweep: Sweep, fail: Callable[[str], None]) -> None:
         fail(f"search_options: {unknown[0]!r} is not one of {', '.join(OPTIONS)} (search={sweep.search!r})")
     if sweep.search_options.get("sampler", "tpe") not in ("tpe", "random"):
         fail(f"search_options: sampler for search={sweep.search!r} is 'tpe' or 'random'")
+    for key in ("brackets", "finalists", "n_startup_trials"):
+        value = sweep.search_options.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            fail(f"search_options: {key} must be a whole number of at least 1, got {value!r}")
+    fraction = sweep.search_options.get("random_fraction", 0.0)
+    if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        fail(f"search_options: random_fraction must be a number from 0 to 1, got {fraction!r}")
 
 
 def _validate_search_options(sweep: Sweep, fail: Callable[[str], None]) -> None:
