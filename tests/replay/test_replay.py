@@ -5,7 +5,6 @@ import math
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 import ray
 
@@ -14,7 +13,7 @@ from tuner.errors import UserError
 from tuner.replay import tables
 from tuner.search import population
 from tuner.search.optuna_search import study_name
-from run_folders import EPOCHS, LRS, final_acc, write_table
+from run_folders import EPOCHS, write_table
 
 WIDE = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0]
 from sweep_helpers import cli_error
