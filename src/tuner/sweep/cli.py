@@ -151,7 +151,8 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
     print(f"\n{info['trials']} trials, {info['trial_epochs']} trial-epochs in {info['wall_time_s']:.0f} s "
           f"({', '.join(f'{v} {k}' for k, v in sorted(info['trials_by_status'].items()))})")
     if info["ended_by"] == "time_budget":
-        print("the time budget ended the sweep: the best configuration found by then was chosen and tested")
+        print("the time budget ended the sweep: " + ("the best configuration found by then was chosen and tested"
+                                                      if written["best"] else "no trial had a usable result by then"))
     print(ranking_table(written["trials"], metric))
     front = pareto_table(written["trials"], runfolder.read_spec(run_dir).objectives)
     if front:
