@@ -1,6 +1,6 @@
 """tuner.run in a Jupyter notebook: a real IPython kernel (ipykernel, driven by jupyter_client as Jupyter drives it)
-runs a tiny sweep; its progress is one display updated in place, not a line per event, and no Ray table. Needs the
-`notebook` extra (pip install -e ".[notebook]"); skipped without it."""
+runs a tiny sweep; its progress is one display updated in place, not a line per event, and no Ray table. Needs
+ipykernel and jupyter_client (the `dev` and `notebook` extras; CI installs them), skipped without them."""
 
 import os
 import queue
