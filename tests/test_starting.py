@@ -3,6 +3,7 @@ importing torch and Ray (seconds, before the command runs) ends with one line an
 nothing created, through either entry point (`tuner sweep` used to raise KeyboardInterrupt halfway through an
 import)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -39,3 +40,34 @@ sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-3
     assert proc.returncode == 130, printed
     assert "Traceback" not in printed and "interrupted (SIGINT) while starting: nothing was run or written" in printed
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("entry", [["-m", "tuner.sweep"], ["-m", "tuner.cli", "sweep"]])
+def test_ctrl_c_after_the_sweep_ended_while_python_and_ray_shut_down_is_one_line_and_130(tmp_path, entry):
+    """Found by the fault soak: a SIGINT after the last line (the run recorded complete, Ray shutting down) ended
+    the process by Python's own SIGINT death (-2), or said "while starting: nothing was run or written"."""
+    path = write_sweep(tmp_path, f"""
+sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-3, 1e-1)}}, num_samples=1,
+              max_epochs=1)
+""")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, *entry, str(path), "--results", str(out), "--no-dashboard",
+                             "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    printed, summarised = [], False
+    for line in proc.stdout:
+        printed.append(line)
+        summarised = summarised or " trial-epochs in " in line  # the closing summary (the first "run folder:" line
+        if summarised and line.startswith("run folder:"):  # comes at the start): the command's last line
+            os.kill(proc.pid, signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    printed = "".join(printed) + rest
+    assert proc.returncode in (0, 130), printed  # 0: it had exited before the signal could arrive
+    assert "Traceback" not in printed and "while starting" not in printed
+    assert (out / "best.json").exists() and "nothing was chosen or tested" not in printed  # it was, and it says so
+    ended_by = json.loads((out / "run.json").read_text())["ended_by"]
+    if ended_by == "interrupted":  # the signal came while the command finished (the report, the copy): resumable
+        assert "the choice and its one test evaluation are kept" in printed, printed
+    else:  # after the command returned, while Python and Ray shut down
+        assert ended_by == "completed" and (proc.returncode == 0 or "while exiting: the command had finished"
+                                            in printed), printed

@@ -12,6 +12,9 @@ import threading
 from typing import Any
 
 
+_MOMENT = {"now": "starting"}  # or "exiting": what the command had done when a signal came
+
+
 def install(command: str) -> None:
     """From now until the command installs its own handlers (or `done()`), a signal ends the process with 130.
     `command` is how to run it again (`python -m tuner.sweep`), for the --resume line."""
@@ -19,14 +22,26 @@ def install(command: str) -> None:
         return
 
     def on_signal(number: int, frame: Any) -> None:
+        name = signal.Signals(number).name
+        if _MOMENT["now"] == "exiting":
+            print(f"\ninterrupted ({name}) while exiting: the command had finished; what it printed stands.",
+                  flush=True)
+            os._exit(130)
         resume = sys.argv.index("--resume") + 1 if "--resume" in sys.argv[:-1] else None
         line = f" Continue with: {command} --resume {sys.argv[resume]}" if resume else ""
-        print(f"\ninterrupted ({signal.Signals(number).name}) while starting: nothing was run or written.{line}",
-              flush=True)
+        print(f"\ninterrupted ({name}) while starting: nothing was run or written.{line}", flush=True)
         os._exit(130)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+
+def exiting(command: str) -> None:
+    """The command has returned; Python and Ray shut down next (seconds): a signal now ends the process with 130 at
+    once, saying the work was done, rather than with a traceback or Python's own death by SIGINT. Only for a
+    process's entry point (a library caller keeps its own signal handling)."""
+    _MOMENT["now"] = "exiting"
+    install(command)
 
 
 def done() -> None:

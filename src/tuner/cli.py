@@ -44,5 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(module.main, rest)
 
 
+def entry() -> int:
+    """The `tuner` script: main, then a signal while Python and Ray shut down is one line and exit 130."""
+    code = main()
+    _starting.exiting("tuner")
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -11,4 +11,6 @@ from tuner.errors import run_cli  # noqa: E402
 from tuner.sweep.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    code = run_cli(main)
+    _starting.exiting("python -m tuner.sweep")
+    sys.exit(code)

@@ -172,17 +172,20 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
                         "(--num-samples N grows it to N trials)")
 
 
-def interrupted(exc: engine.SweepInterrupted, options: engine.RunOptions) -> int:
+def interrupted(exc: engine.SweepInterrupted, options: engine.RunOptions, chosen: bool = False) -> int:
     """The run folder of an interrupted sweep, copied to its URI if it has one, and the --resume line naming what
-    --resume takes (the URI, else the folder)."""
+    --resume takes (the URI, else the folder). `chosen`: the signal came after the choice and its test (while the
+    report or the copy was written), which the run folder keeps."""
     info = exc.written.get("run") or {}
     counts = ", ".join(f"{v} {k}" for k, v in sorted(info.get("trials_by_status", {}).items()))
     where = str(exc.run_dir)
     if storage.is_uri(options.results):
         storage.upload(exc.run_dir, options.results)
         where = options.results
+    kept = "the choice and its one test evaluation are kept; --resume writes the report and the copy again" \
+        if chosen else "nothing was chosen or tested"
     print(f"\ninterrupted ({exc.signal_name}): the run folder keeps every finished epoch ({counts or 'no trials'}); "
-          f"nothing was chosen or tested. Continue with: python -m tuner.sweep --resume {where}", flush=True)
+          f"{kept}. Continue with: python -m tuner.sweep --resume {where}", flush=True)
     return 130
 
 
@@ -242,7 +245,8 @@ def finish(run_dir: Path, written: dict[str, Any], args: argparse.Namespace, opt
     except KeyboardInterrupt:
         info = {**written["run"], "ended_by": "interrupted"}
         runfolder.write_json(run_dir / runfolder.RUN_FILE, info)
-        return interrupted(engine.SweepInterrupted(run_dir, {"run": info}, lifecycle.interrupt_signal()), options)
+        return interrupted(engine.SweepInterrupted(run_dir, {"run": info}, lifecycle.interrupt_signal()), options,
+                           chosen=bool(written.get("best")))
     return 0
 
 
