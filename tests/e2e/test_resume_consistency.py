@@ -17,11 +17,13 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from sweep_helpers import TINY, write_sweep
-from test_fault_tolerance import SLOW_TRIALS, Watch
+from test_fault_tolerance import Watch
 from tuner.runfolder import STUDY_FILE
 
+SLOWER_TRIALS = '{"hidden": (512, 512), "batch_size": 10, "scheduler": "none"}'  # a few seconds an epoch: the
+#   watcher sees the first trials running before they end, however busy the machine (a CI run once missed it)
 OPTUNA_SWEEP = f"""
-    sweep = Sweep(data="synthetic", fixed={SLOW_TRIALS}, space={{"lr": tune.loguniform(1e-4, 1e-2)}}, search="optuna",
+    sweep = Sweep(data="synthetic", fixed={SLOWER_TRIALS}, space={{"lr": tune.loguniform(1e-4, 1e-2)}}, search="optuna",
                   trial_scheduler="none", num_samples=5, max_epochs=3, seeds=[0], start=[{{"lr": 1e-3}}], cpu=1,
                   checkpoint_keep=3)
 """  # every checkpoint kept: the old snapshot this test puts back names checkpoints Ray would have deleted since

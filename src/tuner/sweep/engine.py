@@ -53,7 +53,8 @@ def snapshot_cadence(sweep: Sweep) -> None:
     at every step of its controller keeps the window to one step. Trials told to the Optuna study after the last
     snapshot are reconciled on --resume (tuner.search.optuna_search)."""
     if _SNAPSHOT_SET is None:
-        os.environ[SNAPSHOT_ENV] = "auto" if sweep.checkpoint_keep == 1 else "0"
+        kept = search.population.checkpoints_to_keep(sweep)  # what Tune is told to keep (more under PBT)
+        os.environ[SNAPSHOT_ENV] = "auto" if kept == 1 else "0"
 SMOKE_TEST_IMAGES = 500
 
 
