@@ -5,6 +5,7 @@ segmentation fault). Standard library only: it is imported before anything heavy
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -20,6 +21,9 @@ def install(command: str) -> None:
     `command` is how to run it again (`python -m tuner.sweep`), for the --resume line."""
     if threading.current_thread() is not threading.main_thread():
         return
+    if not _MOMENT.get("quiet_end"):
+        _MOMENT["quiet_end"] = "registered"
+        atexit.register(_ignore_signals)  # registered first, so it runs last: after Ray's own shutdown
 
     def on_signal(number: int, frame: Any) -> None:
         name = signal.Signals(number).name
@@ -42,6 +46,14 @@ def exiting(command: str) -> None:
     process's entry point (a library caller keeps its own signal handling)."""
     _MOMENT["now"] = "exiting"
     install(command)
+
+
+def _ignore_signals() -> None:
+    """The last exit handler: from here Python tears itself down and puts SIG_DFL back for every handler but an
+    ignored one, so a Ctrl-C now would kill the process by SIGINT (exit -2, no line) after its work was done."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def done() -> None:
