@@ -117,7 +117,18 @@ SIGKILL_GRID = f"""
 """
 
 
-def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes(tmp_path, capsys):
+def snapshot_epochs(text: str) -> dict[str, int]:
+    """The epoch of each trial's last result in a Ray Tune experiment snapshot (ray/experiment_state-*.json)."""
+    trials = json.loads(text)["trial_data"]
+    return {json.loads(trial)["trial_id"]: json.loads(meta)["last_result"].get("epoch", 0) for trial, meta in trials}
+
+
+def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes_even_from_a_snapshot_behind_its_trials(
+        tmp_path, capsys):
+    """Ray copies its experiment snapshot to the run folder in a background thread, while a trial's new checkpoint
+    deletes its last one at once: a driver killed between the two leaves a snapshot that names deleted checkpoints,
+    and trials running that had finished. This kill leaves one so made: after it, the run folder holds the snapshot
+    it held when every trial that had started had reported fewer epochs than at the kill (and one or more)."""
     sweep_file = write_sweep(tmp_path, SIGKILL_GRID)
     reference, out = tmp_path / "reference", tmp_path / "killed"
     started = time.time()
@@ -126,16 +137,31 @@ def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes(tmp_path
 
     started = time.time()
     proc = subprocess.Popen(sweep_command(sweep_file, out), start_new_session=True)
+    snapshots: list[tuple[dict[str, int], str, str]] = []  # (epochs, name, text): each snapshot the run folder held
 
     def one_done_one_midway(found) -> bool:
+        for path in sorted((out / "ray").glob("experiment_state-*.json"))[-1:]:
+            try:
+                text = path.read_text()
+                epochs = snapshot_epochs(text)
+            except (ValueError, KeyError):  # Ray is writing it
+                continue
+            if not snapshots or snapshots[-1][2] != text:
+                snapshots.append((epochs, path.name, text))
         last = [records[-1]["epoch"] for records in found.values()]
-        return 4 in last and any(1 <= e < 4 for e in last)
+        return 4 in last and any(2 <= e < 4 for e in last)
 
     Watch(out).until(one_done_one_midway, 240, "one trial finished and another one midway", proc)
     before = trial_results(out)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = time.time()
+    behind = [(name, text) for epochs, name, text in snapshots
+              if all(1 <= epochs.get(t, 0) < records[-1]["epoch"] for t, records in before.items())]
+    assert behind, f"no snapshot behind every trial: {[s[0] for s in snapshots]}, trials at {before}"
+    for snapshot in (out / "ray").glob("experiment_state-*.json"):
+        snapshot.unlink()
+    (out / "ray" / behind[-1][0]).write_text(behind[-1][1])
 
     resumed = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(out), "--no-report",
                               "--no-dashboard"], capture_output=True, text=True)
@@ -160,6 +186,7 @@ def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes(tmp_path
     history = pd.read_csv(out / "history.csv")
     assert len(history) == 16 and not history.duplicated(["trial_id", "epoch"]).any()
     assert json.loads((out / "run.json").read_text())["resumed"] is True
+    assert all(len(list(folder.glob("checkpoint_*"))) == 1 for folder in (out / "ray").glob("trial_*"))  # bounded disk
     lost = killed_at - started + resume_s - uninterrupted_s
     with capsys.disabled():
         print(f"\ndriver SIGKILL: uninterrupted {uninterrupted_s:.1f} s; killed after {killed_at - started:.1f} s, "

@@ -51,8 +51,10 @@ def snapshot_cadence(sweep: Sweep) -> None:
     """A driver killed at any moment resumes every trial from the checkpoint it last reported (no epoch run twice):
     Ray Tune snapshots its experiment at once whenever a trial has checkpointed num_to_keep times, so with
     checkpoint_keep 1 (every report) its own period (10 s or more) is enough; with more kept checkpoints a snapshot
-    at every step of its controller keeps the window to one step. Trials told to the Optuna study after the last
-    snapshot are reconciled on --resume (tuner.search.optuna_search)."""
+    at every step of its controller keeps the window to one step. Ray copies each snapshot to the run folder in a
+    background thread: a snapshot left behind a trial's newest checkpoint is mended on --resume
+    (tuner.sweep.lifecycle.CheckpointsOnDisk). Trials told to the Optuna study after the last snapshot are reconciled
+    on --resume (tuner.search.optuna_search)."""
     if _SNAPSHOT_SET is None:
         kept = search.population.checkpoints_to_keep(sweep)  # what Tune is told to keep (more under PBT)
         os.environ[SNAPSHOT_ENV] = "auto" if kept == 1 else "0"

@@ -18,6 +18,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from tuner.runfolder import CHECKPOINT_PREFIX
+
 INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
 
 
@@ -90,6 +92,51 @@ class TrialEnds(Callback):
             return
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+
+class CheckpointsOnDisk(Callback):
+    """A trial restored by --resume continues from the checkpoint it last reported, even where Ray's snapshot names
+    an older one that is gone. Ray writes its experiment snapshot in the driver's staging folder and copies it to the
+    run folder in a background thread, while a trial's new checkpoint deletes the one before it at once (num_to_keep
+    1): a driver killed between the two leaves a snapshot that names a deleted checkpoint, and Ray's restore fails
+    that trial at every retry (it ends ERROR: lost). On the first step of a restored fit, such a trial's oldest
+    checkpoint newer than the named one takes the name: it is the one Ray registered last, whose result the run
+    folder records (every older one was deleted when it registered; a newer one is a result the killed driver never
+    received)."""
+
+    def setup(self, *args: Any, **kwargs: Any) -> None:
+        self.checked = False
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if getattr(self, "checked", True):
+            return
+        self.checked = True
+        for trial in trials:
+            if trial.status not in ENDED and trial.checkpoint is not None:
+                restore_named_checkpoint(trial.checkpoint.filesystem, trial.checkpoint.path)
+
+
+def restore_named_checkpoint(filesystem: Any, path: str) -> bool:
+    """If checkpoint folder `path` is gone, move the oldest checkpoint folder of the same trial that is newer (by its
+    index) to `path`; returns whether one was moved."""
+    from pyarrow import fs
+
+    if filesystem.get_file_info(path).type != fs.FileType.NotFound:
+        return False
+    parent, _, name = path.rstrip("/").rpartition("/")
+    index = _checkpoint_index(name)
+    newer = sorted((i, info.path) for info in filesystem.get_file_info(fs.FileSelector(parent))
+                   if info.type == fs.FileType.Directory
+                   and (i := _checkpoint_index(info.base_name)) is not None and index is not None and i > index)
+    if not newer:
+        return False
+    filesystem.move(newer[0][1], path)
+    return True
+
+
+def _checkpoint_index(name: str) -> int | None:
+    number = name.removeprefix(CHECKPOINT_PREFIX)
+    return int(number) if name.startswith(CHECKPOINT_PREFIX) and number.isdigit() else None
 
 
 class MirrorFiles(Callback):
