@@ -47,6 +47,7 @@ RAY_FOLDER = "ray"  # Ray Tune's experiment of the first search round; ray_confi
 CONFIRM_FOLDER = "ray_confirm"
 TRIAL_DIR_PREFIX = "trial_"  # ray*/trial_<id>/: Ray's result.json, params.json, error.txt and checkpoints
 CHECKPOINT_PREFIX = "checkpoint_"  # Ray Tune's checkpoint folders in a trial's folder
+RECORDED_FILE = "recorded.json"  # in a checkpoint --resume continues from: the last epoch the run folder records
 STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)

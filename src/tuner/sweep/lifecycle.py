@@ -11,6 +11,8 @@ not ended before it, was cut off.
 
 from __future__ import annotations
 
+import io
+import json
 import signal
 import threading
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from tuner.runfolder import CHECKPOINT_PREFIX
+from tuner.runfolder import CHECKPOINT_PREFIX, RECORDED_FILE, STATE_FILE
 
 INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
 
@@ -95,14 +97,15 @@ class TrialEnds(Callback):
 
 
 class CheckpointsOnDisk(Callback):
-    """A trial restored by --resume continues from the checkpoint it last reported, even where Ray's snapshot names
-    an older one that is gone. Ray writes its experiment snapshot in the driver's staging folder and copies it to the
-    run folder in a background thread, while a trial's new checkpoint deletes the one before it at once (num_to_keep
-    1): a driver killed between the two leaves a snapshot that names a deleted checkpoint, and Ray's restore fails
-    that trial at every retry (it ends ERROR: lost). On the first step of a restored fit, such a trial's oldest
-    checkpoint newer than the named one takes the name: it is the one Ray registered last, whose result the run
-    folder records (every older one was deleted when it registered; a newer one is a result the killed driver never
-    received)."""
+    """--resume continues each unfinished trial from the checkpoint of the last epoch the run folder records, where
+    Ray's snapshot names another. Ray copies its snapshot and the trials' result.json files into the run folder
+    together, in a background thread, while trial processes write their checkpoints there directly and the driver
+    deletes a trial's older checkpoint as soon as it registers a newer one (num_to_keep 1). A driver killed in between
+    leaves a snapshot that names a checkpoint that is gone (Ray's restore then fails the trial at every retry: lost),
+    or one older than a checkpoint a trial's process wrote (its epochs would run again). On the first step of a
+    restored fit, each such trial takes its newest checkpoint that loads under the name the snapshot gives; one
+    beyond the last epoch the run folder records carries RECORDED_FILE, and the trial first reports the epochs its
+    state holds that the run folder lost (tuner.sweep.trainable), then trains on."""
 
     def setup(self, *args: Any, **kwargs: Any) -> None:
         self.checked = False
@@ -113,25 +116,53 @@ class CheckpointsOnDisk(Callback):
         self.checked = True
         for trial in trials:
             if trial.status not in ENDED and trial.checkpoint is not None:
-                restore_named_checkpoint(trial.checkpoint.filesystem, trial.checkpoint.path)
+                recorded = int((trial.last_result or {}).get("epoch") or 0)
+                mend_checkpoint(trial.checkpoint.filesystem, trial.checkpoint.path, recorded)
 
 
-def restore_named_checkpoint(filesystem: Any, path: str) -> bool:
-    """If checkpoint folder `path` is gone, move the oldest checkpoint folder of the same trial that is newer (by its
-    index) to `path`; returns whether one was moved."""
+def mend_checkpoint(filesystem: Any, path: str, recorded_epoch: int) -> bool:
+    """Put the trial's newest checkpoint whose state loads at `path` (the one Ray's snapshot names; a newer one holds
+    every epoch before it, a half-written one does not load); returns whether anything changed."""
     from pyarrow import fs
 
-    if filesystem.get_file_info(path).type != fs.FileType.NotFound:
-        return False
     parent, _, name = path.rstrip("/").rpartition("/")
-    index = _checkpoint_index(name)
-    newer = sorted((i, info.path) for info in filesystem.get_file_info(fs.FileSelector(parent))
-                   if info.type == fs.FileType.Directory
-                   and (i := _checkpoint_index(info.base_name)) is not None and index is not None and i > index)
-    if not newer:
+    named = _checkpoint_index(name)
+    if named is None:
         return False
-    filesystem.move(newer[0][1], path)
+    folders = sorted((i, info.path.rstrip("/")) for info in filesystem.get_file_info(fs.FileSelector(parent))
+                     if info.type == fs.FileType.Directory
+                     and (i := _checkpoint_index(info.base_name)) is not None and i >= named)
+    if [p for _, p in folders] in ([], [path.rstrip("/")]):
+        return False
+    epochs = {p: _state_epoch(filesystem, p) for _, p in folders}
+    readable = [p for _, p in folders if epochs[p] is not None]
+    if not readable:
+        return False
+    chosen = readable[-1]
+    if chosen != path.rstrip("/"):
+        if filesystem.get_file_info(path).type != fs.FileType.NotFound:
+            filesystem.delete_dir(path)
+        filesystem.move(chosen, path)
+    if epochs[chosen] > recorded_epoch:
+        with filesystem.open_output_stream(f"{path.rstrip('/')}/{RECORDED_FILE}") as out:
+            out.write(json.dumps({"epoch": recorded_epoch}).encode())
     return True
+
+
+def _state_epoch(filesystem: Any, folder: str) -> int | None:
+    """The epoch a checkpoint's state.pt holds; None if it is missing or unreadable (written halfway)."""
+    import torch
+    from pyarrow import fs
+
+    try:
+        if isinstance(filesystem, fs.LocalFileSystem):
+            state = torch.load(f"{folder}/{STATE_FILE}", map_location="cpu", weights_only=True, mmap=True)
+        else:
+            with filesystem.open_input_stream(f"{folder}/{STATE_FILE}") as stream:
+                state = torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
+        return int(state["epoch"])
+    except Exception:  # noqa: BLE001 - any unreadable checkpoint is passed over
+        return None
 
 
 def _checkpoint_index(name: str) -> int | None:
