@@ -53,6 +53,7 @@ def restored_state(checkpoint: tune.Checkpoint) -> tuple[dict[str, Any], list[di
     donor = trial_id_of(Path(checkpoint.path).parent)
     if donor != tune.get_context().get_trial_id():
         state[COPIED_FROM] = donor
+        return state, []  # what the donor's run folder lost is the donor's to report
     return state, [r for r in state["tracker"]["history"] if r["epoch"] > last]
 
 
