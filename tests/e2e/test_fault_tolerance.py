@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -129,7 +130,8 @@ def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes_even_fro
     background thread, while a trial's process writes each new checkpoint there at once and the driver then deletes
     the one before: a driver killed in between leaves a run folder that records fewer epochs than the trials'
     checkpoints hold, and a snapshot naming a deleted checkpoint. This kill leaves one so made: the snapshot the run
-    folder held when every started trial had reported fewer epochs than at the kill, with the results it recorded."""
+    folder held when it knew a checkpoint of every trial that had reported, and fewer epochs of one or more of them
+    than at the kill, with the results it recorded."""
     sweep_file = write_sweep(tmp_path, SIGKILL_GRID)
     reference, out = tmp_path / "reference", tmp_path / "killed"
     started = time.time()
@@ -140,7 +142,14 @@ def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes_even_fro
     proc = subprocess.Popen(sweep_command(sweep_file, out), start_new_session=True)
     snapshots: list[tuple[dict[str, int], str, str]] = []  # (epochs, name, text): each snapshot the run folder held
 
-    def one_done_one_midway(found) -> bool:
+    def behind(found) -> list[tuple[dict[str, int], str, str]]:
+        """Snapshots that know a checkpoint of every trial that has reported, none ahead of it, one behind."""
+        last = {t: records[-1]["epoch"] for t, records in found.items()}
+        return [(epochs, name, text) for epochs, name, text in snapshots
+                if all(1 <= epochs.get(t, 0) <= e for t, e in last.items())
+                and any(epochs.get(t, 0) < e for t, e in last.items())]
+
+    def one_done_and_a_snapshot_behind(found) -> bool:
         for path in sorted((out / "ray").glob("experiment_state-*.json"))[-1:]:
             try:
                 text = path.read_text()
@@ -149,27 +158,25 @@ def test_killed_driver_resumes_to_the_run_an_uninterrupted_sweep_writes_even_fro
                 continue
             if not snapshots or snapshots[-1][2] != text:
                 snapshots.append((epochs, path.name, text))
-        last = [records[-1]["epoch"] for records in found.values()]
-        return 4 in last and any(2 <= e < 4 for e in last)
+        seen.update(found=found)
+        return any(records[-1]["epoch"] == 4 for records in found.values()) and bool(behind(found))
 
-    Watch(out).until(one_done_one_midway, 240, "one trial finished and another one midway", proc)
-    before = trial_results(out)
+    seen: dict[str, Any] = {}
+    Watch(out).until(one_done_and_a_snapshot_behind, 240, "a trial finished and a snapshot behind", proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = time.time()
-    behind = [(epochs, name, text) for epochs, name, text in snapshots
-              if all(1 <= epochs.get(t, 0) < records[-1]["epoch"] for t, records in before.items())]
-    assert behind, f"no snapshot behind every trial: {[s[0] for s in snapshots]}, trials at {before}"
-    epochs, name, text = behind[-1]
+    before = seen["found"]
+    epochs, name, text = behind(before)[-1]
     for snapshot in (out / "ray").glob("experiment_state-*.json"):
         snapshot.unlink()
     (out / "ray" / name).write_text(text)
-    for trial_id in before:  # the results Ray had copied with that snapshot
-        folder = out / "ray" / f"trial_{trial_id}"
-        lines = (folder / "result.json").read_text().splitlines()[: epochs[trial_id]]
-        (folder / "result.json").write_text("".join(line + "\n" for line in lines))
-        rows = (folder / "progress.csv").read_text().splitlines()[: epochs[trial_id] + 1]
-        (folder / "progress.csv").write_text("".join(row + "\n" for row in rows))
+    for folder in (out / "ray").glob("trial_*"):  # the results Ray had copied with that snapshot
+        kept = epochs.get(folder.name.removeprefix("trial_"), 0)
+        for file, header in (("result.json", 0), ("progress.csv", 1)):
+            if (folder / file).exists():
+                lines = (folder / file).read_text().splitlines()[: kept + header] if kept else []
+                (folder / file).write_text("".join(line + "\n" for line in lines))
 
     resumed = subprocess.run([sys.executable, "-m", "tuner.sweep", "--resume", str(out), "--no-report",
                               "--no-dashboard"], capture_output=True, text=True)
