@@ -18,7 +18,7 @@ from tuner.sweep.load import load
 from tuner.train import datasets as data_lib
 from tuner.train import models
 from tuner.train.config import TrainConfig
-from sweep_helpers import TINY, write_sweep
+from sweep_helpers import TINY, cli_error, write_sweep
 
 
 def run(tmp_path, body, *args):
@@ -121,7 +121,7 @@ def test_budgeted_search_trains_rungs_from_scratch_and_chooses_at_the_full_budge
     assert best["seeds"]["n"] == 2 and chosen["full_budget"].all()
 
 
-def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path):
+def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys):
     """search_options promotion="continue": the promoted configuration's trial starts from its rung-0 trial's last
     weights and optimizer (trials.csv: continued_from), trains only epochs 2-3, with a fresh cosine laid over them
     (a warm restart: epoch 2 at the base rate), and counts as a full-budget trial; the confirm phase trains the
@@ -151,6 +151,9 @@ def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path):
     assert history.loc[confirm.index[0]].index.tolist() == [1, 2, 3]
     best = json.loads((out / "best.json").read_text())
     assert set(best["seeds"]["trial_ids"]) == {promoted, confirm.index[0]}
+    from tuner import rerun
+
+    assert "continued trial" in cli_error(capsys, rerun.main, out, promoted)
 
 
 def test_tpe_sweep_writes_the_contracted_run_folder(local_ray, tmp_path):
