@@ -63,3 +63,22 @@ def test_an_ended_runs_state_cannot_be_continued():
     assert "optimizer" not in donor.state
     with pytest.raises(ValueError, match="start_from needs"):
         train.fit({**BASE, "epochs": FULL}, start_from=donor.state)
+
+
+def test_a_continued_run_resumed_mid_way_ends_where_it_would_have():
+    """A retried or --resume'd continued trial restarts from its own checkpoint: the schedule is the one laid over
+    the added epochs (the state remembers where the run started), and it ends bit for bit as the uninterrupted run."""
+    values = {**BASE, "scheduler": "cosine", "restore_best": False}
+    donor = train.fit({**values, "epochs": RUNG, "schedule_for": FULL}, keep_last_state=True)
+    saved = {}
+
+    def keep(record, state):
+        if record["epoch"] == RUNG + 2:
+            saved.update(state())
+
+    whole = train.fit({**values, "epochs": FULL}, start_from=donor.state, on_epoch=keep)
+    resumed = train.fit({**values, "epochs": FULL}, resume=saved)
+    assert [r["epoch"] for r in resumed.history] == list(range(RUNG + 1, FULL + 1))
+    assert [r["lr"] for r in resumed.history] == [r["lr"] for r in whole.history]
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
