@@ -6,8 +6,9 @@ records it).
 
     for S in 0 1 2; do for P in scratch continue; do
         PROMOTION=$P python -m tuner.sweep benchmarks/search/promotion_mnist.py --seed $S \\
-            --results runs/promotion/$P-$S --no-report
+            --results runs/promotion/$P-$S --no-report --no-dashboard
     done; done
+    # and continuation spending what it saves on more configurations: --num-samples 24, PROMOTION=continue
 """
 
 import os
