@@ -156,6 +156,23 @@ def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys):
     assert "continued trial" in cli_error(capsys, rerun.main, out, promoted)
 
 
+def test_a_continued_promotion_reads_its_donor_from_a_results_uri(local_ray, tmp_path, monkeypatch):
+    """--results file://...: the trainable reads the donor's checkpoint through Ray's storage filesystem, as Tune
+    wrote it, not from a local trial folder (the run's local staging copy holds no Ray experiment)."""
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(3e-3, 3e-2)}}, search="budgeted",
+                      num_samples=3, max_epochs=3, grace_period=1, reduction_factor=3,
+                      search_options={{"promotion": "continue"}})
+    """)
+    remote = tmp_path / "bucket" / "continued"
+    assert sweep_cli.main([str(path), "--results", f"file://{remote}", "--no-report"]) == 0
+    trials = pd.read_csv(remote / "trials.csv").set_index("trial_id")
+    promoted = trials[trials["rung"] == 1]
+    assert len(promoted) == 1 and promoted["status"].tolist() == ["TERMINATED"]
+    assert promoted["continued_from"].iloc[0] in trials.index and promoted["epochs"].tolist() == [2]
+
+
 def test_tpe_sweep_writes_the_contracted_run_folder(local_ray, tmp_path):
     out = run(tmp_path, f"""
         sweep = Sweep(data="synthetic", fixed={TINY},
