@@ -121,17 +121,22 @@ def test_budgeted_search_trains_rungs_from_scratch_and_chooses_at_the_full_budge
     assert best["seeds"]["n"] == 2 and chosen["full_budget"].all()
 
 
-def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys):
+def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys, monkeypatch):
     """search_options promotion="continue": the promoted configuration's trial starts from its rung-0 trial's last
     weights and optimizer (trials.csv: continued_from), trains only epochs 2-3, with a fresh cosine laid over them
     (a warm restart: epoch 2 at the base rate), and counts as a full-budget trial; the confirm phase trains the
-    chosen configuration from scratch on seed 1."""
-    out = run(tmp_path, f"""
+    chosen configuration from scratch on seed 1. The run is at a URI (--results file://...): the trainable reads
+    the donor's checkpoint through Ray's storage filesystem, as Tune wrote it."""
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, f"""
         sweep = Sweep(data="synthetic", fixed={{**{TINY}, "scheduler": "cosine", "min_lr": 1e-5}},
                       space={{"lr": tune.loguniform(3e-3, 3e-2)}}, search="budgeted", num_samples=3, max_epochs=3,
                       grace_period=1, reduction_factor=3, seeds=[0, 1], confirm_top=1,
                       search_options={{"promotion": "continue"}})
     """)
+    out = tmp_path / "bucket" / "continued"
+    assert sweep_cli.main([str(path), "--results", f"file://{out}", "--no-report"]) == 0
+    assert not (tmp_path / "runs" / "continued" / "ray").exists()  # Ray wrote the checkpoints to the URI only
     trials = pd.read_csv(out / "trials.csv").set_index("trial_id")
     history = pd.read_csv(out / "history.csv").set_index(["trial_id", "epoch"])
     search, confirm = trials[trials["phase"] == "search"], trials[trials["phase"] == "confirm"]
@@ -154,23 +159,6 @@ def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys):
     from tuner import rerun
 
     assert "continued trial" in cli_error(capsys, rerun.main, out, promoted)
-
-
-def test_a_continued_promotion_reads_its_donor_from_a_results_uri(local_ray, tmp_path, monkeypatch):
-    """--results file://...: the trainable reads the donor's checkpoint through Ray's storage filesystem, as Tune
-    wrote it, not from a local trial folder (the run's local staging copy holds no Ray experiment)."""
-    monkeypatch.chdir(tmp_path)
-    path = write_sweep(tmp_path, f"""
-        sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(3e-3, 3e-2)}}, search="budgeted",
-                      num_samples=3, max_epochs=3, grace_period=1, reduction_factor=3,
-                      search_options={{"promotion": "continue"}})
-    """)
-    remote = tmp_path / "bucket" / "continued"
-    assert sweep_cli.main([str(path), "--results", f"file://{remote}", "--no-report"]) == 0
-    trials = pd.read_csv(remote / "trials.csv").set_index("trial_id")
-    promoted = trials[trials["rung"] == 1]
-    assert len(promoted) == 1 and promoted["status"].tolist() == ["TERMINATED"]
-    assert promoted["continued_from"].iloc[0] in trials.index and promoted["epochs"].tolist() == [2]
 
 
 def test_tpe_sweep_writes_the_contracted_run_folder(local_ray, tmp_path):
