@@ -25,7 +25,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 # A module whose source holds one of these starts Ray its own way (its own ray.init, a multi-node cluster on this
 # machine, whose shutdown resets the driver's internal state) or checks that nothing started one: the shared Ray
 # is shut down before it.
-OWN_RAY = ("ray.init(", "loopback_cluster(", "Cluster(", "start_ray(", "not ray.is_initialized()")
+OWN_RAY = ("ray.init(", "loopback_cluster(", "loopback_workers(", "Cluster(", "start_ray(",
+           "not ray.is_initialized()")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 """Small real sweeps on synthetic data for the engine tests."""
 
+import contextlib
 import json
 import os
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,19 @@ def loopback_cluster():
     os.environ.update(LOOPBACK_ENV)
     return Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
                                                          "include_dashboard": False})
+
+
+@contextlib.contextmanager
+def loopback_workers(count: int, num_cpus: int = 1) -> Iterator:
+    """loopback_cluster with `count` worker nodes of `num_cpus` CPUs each, all up; shut down on leaving."""
+    cluster = loopback_cluster()
+    try:
+        for _ in range(count):
+            cluster.add_node(num_cpus=num_cpus, node_ip_address="127.0.0.1")
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        cluster.shutdown()
 
 
 def sweep_command(sweep_file: Path, results: Path, *args: str) -> list[str]:

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from tuner.analysis.load import RunData
 from tuner.analysis.load import load_run as read_run
 from tuner.errors import UserError
-from tuner.runfolder import SWEEP_FILE, use_code
+from tuner.runfolder import SWEEP_FILE
+from tuner.sweep.codedirs import use_code
 from tuner.train import usercode
 
 if TYPE_CHECKING:

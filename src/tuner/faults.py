@@ -44,9 +44,10 @@ PHASES = ("start", "search", "between", "confirm", "report", "upload")
 MARKS = (("run folder:", "search"), ("search phase ended", "between"), ("confirm phase:", "confirm"),
          (" · confirm ", "confirm"), ("confirm phase ended", "report"), ("trial-epochs in", "report"),
          ("copying the run folder to", "upload"), ("run folder copied", "exit"))
-# how long after its first line the signal may come, per phase aimed at: each phase's length here, about
-WITHIN_S = {"start": (1.0, 25.0), "search": (0.0, 25.0), "between": (0.0, 0.0), "confirm": (0.0, 20.0),
-            "report": (0.0, 10.0), "upload": (0.0, 0.0)}
+# how long after its first line the signal may come, per phase aimed at: within the shortest each phase lasts here,
+# so that a kill aimed at a phase lands in it on a busy machine too (where the driver's lines appear late)
+WITHIN_S = {"start": (0.5, 6.0), "search": (0.0, 4.0), "between": (0.0, 0.0), "confirm": (0.0, 2.0),
+            "report": (0.0, 2.0), "upload": (0.0, 0.0)}
 RUN_LIMIT_S = 600.0  # a driver run that takes longer hangs
 OK_EXITS = (130, -signal.SIGINT, -signal.SIGKILL)  # -SIGINT: Python's own exit, before tuner's first line ran
 

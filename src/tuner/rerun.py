@@ -20,9 +20,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-from tuner import runfolder
+from tuner import runfolder, runspec
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import HISTORY_FILE, SPEC_FILE, training_values
+from tuner.sweep import codedirs
 from tuner.train import datasets, usercode
 from tuner.train.config import TrainConfig
 from tuner.train.loop import fit
@@ -50,13 +51,13 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
     """(the rerun's epoch records, the recorded history of the trial)."""
     if not (run_dir / SPEC_FILE).exists():
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
-    saved = runfolder.read_spec(run_dir)
+    saved = runspec.read_spec(run_dir)
     config, first = trial_record(run_dir, trial_id)
     if config.get(runfolder.CONTINUED_FROM):
         raise UserError(f"trial {trial_id} continued trial {config[runfolder.CONTINUED_FROM]}'s weights (a budgeted "
                         "search's promotion by continuation): a rerun from its configuration alone would train from "
                         "scratch; rerun the trial it continued")
-    runfolder.use_code(run_dir)  # the local packages it shipped, as copied into the run folder
+    codedirs.use_code(run_dir)  # the local packages it shipped, as copied into the run folder
     usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, training_values(config).get("model"),
                                saved.sweep.get("data"))  # the sweep file's own model or data functions
     values = training_values(config)

@@ -1,5 +1,6 @@
 """The run folder's vocabulary (contract: docs/run-folder.md): its file names, trials.csv's and history.csv's
-columns, the one builder of the trials table, the one reader of spec.json.
+columns, the one builder of the trials table, its JSON and CSV files read and written (spec.json's reader, RunSpec,
+is tuner.runspec).
 
 The sweep's writer (tuner.sweep.writer) and every reader (tuner.analysis, tuner.replay's tables, warm starts,
 `tuner rerun`, --resume) use these names and functions and no literals of their own. Plain Python, numpy and
@@ -12,11 +13,10 @@ import json
 import math
 import os
 import re
-import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ import pandas as pd
 from tuner import select
 from tuner.errors import UserError
 from tuner.status import FitEnd, Status, status_of
+
+if TYPE_CHECKING:
+    from tuner.runspec import RunSpec
 
 SWEEP_FILE = "sweep.py"  # the sweep file as run (what --resume executes)
 SPEC_FILE = "spec.json"  # the sweep as run: fields, command-line changes, plan, environment
@@ -43,6 +46,8 @@ MLFLOW_FILE = "mlflow.db"
 RAY_FOLDER = "ray"  # Ray Tune's experiment of the first search round; ray_confirm for its confirm phase
 CONFIRM_FOLDER = "ray_confirm"
 TRIAL_DIR_PREFIX = "trial_"  # ray*/trial_<id>/: Ray's result.json, params.json, error.txt and checkpoints
+CHECKPOINT_PREFIX = "checkpoint_"  # Ray Tune's checkpoint folders in a trial's folder
+RECORDED_FILE = "recorded.json"  # in a checkpoint --resume continues from: the last epoch the run folder records
 STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)
@@ -168,17 +173,6 @@ def trial_dirname(trial_id: str) -> str:
 
 def trial_id_of(folder: str | Path) -> str:
     return Path(folder).name.removeprefix(TRIAL_DIR_PREFIX)
-
-
-def use_code(run_dir: Path) -> list[Path]:
-    """The run folder's copies of the sweep's local packages (code/<package>), put first on this process's import
-    path so that its sweep.py and model references import them; empty when the sweep shipped none."""
-    folder = run_dir / CODE_FOLDER
-    if not folder.is_dir():
-        return []
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    return sorted(p for p in folder.iterdir() if p.name != "__pycache__" and not p.name.startswith("."))
 
 
 def trial_folders(run_dir: Path, trial_id: str = "*") -> list[Path]:
@@ -310,91 +304,7 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-# ---------------------------------------------------------------- spec.json
-
-
-@dataclass
-class RunSpec:
-    """spec.json as every reader sees it, with the defaults of a run recorded by an older tuner filled in once."""
-
-    sweep: dict[str, Any] = field(default_factory=dict)  # the Sweep's fields (space described as text)
-    fixed_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig values every trial shares
-    cli: dict[str, Any] = field(default_factory=dict)  # the command line's changes (re-applied by --resume)
-    expected_trials: int | None = None
-    environment: dict[str, Any] = field(default_factory=dict)
-    plan: dict[str, Any] | None = None  # the time budget's plan (tuner.sweep.budget)
-    rounds: list[int] | None = None  # trials drawn in all after each round (a grown sweep has several)
-    mlflow: dict[str, str] | None = None  # the sweep's MLflow parent run
-    warm_start: dict[str, Any] | None = None
-    raw: dict[str, Any] = field(default_factory=dict)  # everything spec.json holds, as read
-
-    @property
-    def name(self) -> str:
-        return str(self.sweep.get("name") or "")
-
-    @property
-    def metric(self) -> str:
-        return str(self.sweep.get("metric") or "val_acc")
-
-    @property
-    def mode(self) -> str:
-        return select.direction(self.metric) if self.metric in select.METRICS else str(self.sweep.get("mode", "max"))
-
-    @property
-    def objectives(self) -> list[str]:
-        """A multi-objective sweep's metrics, the first its metric; empty for a single-objective sweep."""
-        return select.objective_names(self.sweep.get("objectives"))
-
-    @property
-    def max_epochs(self) -> int:
-        return int(self.sweep.get("max_epochs") or 0)
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.sweep.get("seeds") or [0])
-
-    @property
-    def space(self) -> Any:
-        return self.sweep.get("space", {})
-
-    @property
-    def searched(self) -> list[str] | None:
-        """The hyperparameters the space searches; None where spec.json cannot say (a define-by-run space
-        recorded before tuner wrote them down)."""
-        if "searched" in self.raw:
-            return list(self.raw["searched"])
-        if isinstance(self.space, dict):
-            return sorted({part for key in self.space for part in key_parts(key)})
-        return None
-
-    def to_json(self) -> dict[str, Any]:
-        return self.raw
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> RunSpec:
-        known = {f for f in cls.__dataclass_fields__ if f != "raw"}
-        return cls(**{k: v for k, v in raw.items() if k in known}, raw=dict(raw))
-
-
-SPEC_TYPES = {"sweep": dict, "fixed_config": dict, "cli": dict, "environment": dict, "plan": (dict, type(None)),
-              "rounds": (list, type(None)), "mlflow": (dict, type(None)), "warm_start": (dict, type(None))}
-
-
-def read_spec(run_dir: Path, what: str | None = None, required: tuple[str, ...] = ()) -> RunSpec:
-    """spec.json of a run folder; a missing file is an empty RunSpec, an unreadable one (not JSON, an entry of the
-    wrong type, a `required` entry missing) a UserError."""
-    path = run_dir / SPEC_FILE
-    raw = read_json(path, what)
-    if raw is None:
-        return RunSpec()
-    missing = [key for key in required if key not in raw]
-    if missing:
-        raise UserError(f"{what or path}: {path} has no {', '.join(map(repr, missing))} entry (tuner writes it; "
-                        f"was the file edited or cut short?)")
-    for key, kind in SPEC_TYPES.items():
-        if key in raw and not isinstance(raw[key], kind):
-            raise UserError(f"{what or path}: {path}'s {key!r} is {type(raw[key]).__name__}, not what tuner writes")
-    return RunSpec.from_json(raw)
+# ---------------------------------------------------------------- JSON and CSV files of the run folder
 
 
 def read_json(path: Path, what: str | None = None) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import textwrap
 
 import pandas as pd
 
-from sweep_helpers import LOOPBACK_ENV, loopback_cluster, sweep_command, trial_results, write_sweep
+from sweep_helpers import LOOPBACK_ENV, loopback_workers, sweep_command, trial_results, write_sweep
 
 
 def test_a_sweep_files_model_and_its_local_package_train_on_worker_nodes(tmp_path):
@@ -38,15 +38,9 @@ def test_a_sweep_files_model_and_its_local_package_train_on_worker_nodes(tmp_pat
     elsewhere = tmp_path / "driver"
     elsewhere.mkdir()
     out = tmp_path / "run"
-    cluster = loopback_cluster()
-    try:
-        for _ in range(2):
-            cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-        cluster.wait_for_nodes()
+    with loopback_workers(2) as cluster:
         done = subprocess.run(sweep_command(sweep_file, out, "--address", cluster.address), cwd=elsewhere,
                               env={**os.environ, **LOOPBACK_ENV}, capture_output=True, text=True, timeout=400)
-    finally:
-        cluster.shutdown()
     assert done.returncode == 0, done.stderr[-2000:]
     trials = pd.read_csv(out / "trials.csv")
     # the head has no CPUs: both trials trained in worker nodes' processes
@@ -87,16 +81,10 @@ def test_a_package_given_with_code_reaches_every_node_and_stays_with_the_run(tmp
     elsewhere = tmp_path / "driver"
     elsewhere.mkdir()
     out = tmp_path / "run"
-    cluster = loopback_cluster()
-    try:
-        for _ in range(2):
-            cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-        cluster.wait_for_nodes()
+    with loopback_workers(2) as cluster:
         done = subprocess.run(sweep_command(sweep_file, out, "--address", cluster.address, "--code", "../src/mymodels"),
                               cwd=elsewhere, env={**os.environ, **LOOPBACK_ENV}, capture_output=True, text=True,
                               timeout=400)
-    finally:
-        cluster.shutdown()
     assert done.returncode == 0, done.stderr[-2000:]
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 2 and (trials["status"] == "TERMINATED").all(), trials["error"].tolist()

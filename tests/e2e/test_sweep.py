@@ -12,6 +12,8 @@ import torch
 from ray import tune
 
 from tuner import Sweep, cli, train
+from tuner.analysis import report, report_tables
+from tuner.analysis.load import load_run
 from tuner.sweep import cli as sweep_cli
 from tuner.sweep import engine, tuners
 from tuner.sweep.load import load
@@ -119,6 +121,9 @@ def test_budgeted_search_trains_rungs_from_scratch_and_chooses_at_the_full_budge
     best = json.loads((out / "best.json").read_text())
     chosen = trials[trials["trial_id"].isin(best["seeds"]["trial_ids"])]
     assert best["seeds"]["n"] == 2 and chosen["full_budget"].all()
+    compute = report_tables.compute_used(load_run(out))  # the report's compute: rungs as runs of their own length
+    assert compute["rungs"] == [{"budget": 1, "trials": 3, "epochs": 3}, {"budget": 3, "trials": 1, "epochs": 3}]
+    assert "the same 3 configurations run to 3 epochs would take 9" in report._compute_text(compute, load_run(out))
 
 
 def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys, monkeypatch):

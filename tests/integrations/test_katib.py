@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tuner import Sweep, export
-from tuner.integrations import katib
+from tuner.integrations import katib, katib_read
 from tuner.search.space import describe_domain, sample_define_by_run
 from tuner.sweep.load import load
 from tuner.train.config import TrainConfig, parse_assignments
@@ -142,7 +142,7 @@ def test_study_sweep_round_trips(name):
     sweep = load(ROOT / "sweeps" / name)
     experiment, _ = katib.to_katib(sweep)
     experiment = yaml.safe_load(yaml.safe_dump(experiment))  # what kubectl would read
-    fixed, space = katib.from_katib(experiment)
+    fixed, space = katib_read.from_katib(experiment)
     assert fixed == expected_fixed(sweep)
     assert set(space) == sweep.searched_names()
     for proposed in sample_define_by_run(sweep.space, 200, seed=7):
@@ -200,7 +200,7 @@ def test_tiny_sweep_round_trips_every_domain_kind(tmp_path):
     assert experiment["spec"]["algorithm"]["algorithmName"] == "random"
     assert "earlyStopping" not in experiment["spec"]  # no early stopping by default
 
-    fixed, space = katib.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
+    fixed, space = katib_read.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
     assert fixed == expected_fixed(sweep)
     assert sorted(space) == sweep.space_keys
     for key, domain in sweep.space.items():
@@ -231,7 +231,7 @@ def test_grid_sweep_exports_katib_grid_with_seeds(tmp_path, capsys):
     assert params["seed"]["feasibleSpace"]["list"] == ["0", "1", "2"]
     assert "seed=${trialParameters.seed}" in container_of(experiment)["command"]
 
-    fixed, space = katib.from_katib(experiment)
+    fixed, space = katib_read.from_katib(experiment)
     assert fixed == {k: v for k, v in expected_fixed(sweep).items() if k != "seed"}
     assert space["seed"] == {"grid_search": [0, 1, 2]}
     for key, domain in sweep.space.items():
@@ -429,7 +429,7 @@ def test_a_sweeps_own_model_and_its_model_keys_export_round_trip_and_run_in_the_
     assert params["model.width"] == {"name": "model.width", "parameterType": "int",
                                      "feasibleSpace": {"min": "4", "max": "32"}}
     assert any("the image must be able to import katpkg (for katpkg.nets:net)" in note for note in notes)
-    fixed, space = katib.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
+    fixed, space = katib_read.from_katib(yaml.safe_load(yaml.safe_dump(experiment)))
     assert fixed == {**sweep.fixed_config(), "seed": 0} and fixed["model.depth"] == 1  # a model key keeps its type
     assert sorted(space) == sweep.space_keys and signature(space["model.width"]) == signature(sweep.space["model.width"])
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from tuner import runfolder, select
+from tuner import runfolder, runspec, select
 from tuner.errors import UserError
-from tuner.runfolder import (BEST_FILE, HISTORY_COLUMNS, HISTORY_FILE, RAY_FOLDER, RUN_FILE, SPEC_FILE, TRIALS_FILE,
-                             RunSpec)
+from tuner.runfolder import BEST_FILE, HISTORY_COLUMNS, HISTORY_FILE, RAY_FOLDER, RUN_FILE, SPEC_FILE, TRIALS_FILE
+from tuner.runspec import RunSpec
 from tuner.status import UNUSABLE
 
 
@@ -90,7 +90,7 @@ def load_run(run_dir: str | Path) -> RunData:
     markers = [run_dir / name for name in (SPEC_FILE, TRIALS_FILE, RAY_FOLDER)]
     if not any(p.exists() for p in markers):
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE}, {TRIALS_FILE} or {RAY_FOLDER}/)")
-    saved = runfolder.read_spec(run_dir)
+    saved = runspec.read_spec(run_dir)
     missing = []
     if (run_dir / TRIALS_FILE).exists():
         trials = runfolder.read_csv(run_dir / TRIALS_FILE)

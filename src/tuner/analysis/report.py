@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tuner import select
 from tuner.train import datasets as data_lib
 from tuner.analysis import importance, plots
 from tuner.analysis import report_tables as tables
@@ -135,6 +136,12 @@ def _fixed_or_searched(run: RunData, key: str) -> str:
 def _compute_text(compute: dict[str, Any], run: RunData) -> str:
     text = (f"{compute['trial_epochs']} trial-epochs; the same {len(run.trials)} trials run to "
             f"{run.max_epochs} epochs would take {compute['trials_at_max_epochs']}")
+    if compute["rungs"]:
+        configurations = len(run.trials[select.config_columns(run.trials)].astype(str).drop_duplicates())
+        text = (f"{compute['trial_epochs']} trial-epochs in rungs, each trial a run of its own length ("
+                + ", ".join(f"{r['trials']} x {r['budget']} epochs: {r['epochs']}" for r in compute["rungs"])
+                + f"); the same {configurations} configurations run to {run.max_epochs} epochs would take "
+                f"{configurations * run.max_epochs}")
     if compute["full_grid_trial_epochs"]:
         share = compute["trial_epochs"] / compute["full_grid_trial_epochs"]
         text += (f"; a full grid of this space ({compute['grid_points']} points x seeds x {run.max_epochs} epochs) "

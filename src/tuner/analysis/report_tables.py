@@ -28,7 +28,17 @@ def compute_used(run: RunData) -> dict[str, Any]:
     seeds = len(run.sweep.get("seeds", [0]))
     full_grid = grid_points * seeds * run.max_epochs if grid_points else None
     return {"trial_epochs": used, "trials_at_max_epochs": without_stopping, "full_grid_trial_epochs": full_grid,
-            "grid_points": grid_points}
+            "grid_points": grid_points, "rungs": rung_compute(run)}
+
+
+def rung_compute(run: RunData) -> list[dict[str, int]]:
+    """A budgeted search's rungs, each a run of its own length: budget (epochs), trials, trial-epochs; [] otherwise."""
+    trials = run.trials
+    if "rung" not in trials or not trials["rung"].notna().any() or "schedule_epochs" not in trials:
+        return []
+    rows = trials.dropna(subset=["rung"]).groupby("rung").agg(budget=("schedule_epochs", "max"),
+                                                              trials=("trial_id", "size"), epochs=("epochs", "sum"))
+    return [{k: int(v) for k, v in row.items()} for _, row in rows.iterrows()]
 
 
 def full_grid_points(space: Any) -> int | None:

@@ -27,9 +27,8 @@ from tuner import select
 from tuner.errors import UserError
 from tuner.search import OPTUNA_SEARCHES
 from tuner.search.optuna_search import tpe_settings
-from tuner.search.space import candidate_configs, describe_domain, describe_space, flatten_define_by_run, grid_size
+from tuner.search.space import candidate_configs, describe_domain, describe_space, flat_space, grid_size
 from tuner.train import usercode
-from tuner.train.config import coerce, field_types, model_arg_value, parse_assignments
 
 if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
@@ -177,9 +176,7 @@ def _own_code(sweep: Sweep, source: str, notes: list[str]) -> None:
 def _flat_space(sweep: Sweep, notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The space as Katib's flat parameter list (and the constants a define-by-run function returns); a
     define-by-run space is flattened and its conditional parameters named."""
-    if not callable(sweep.space):
-        return dict(sweep.space), {}
-    space, conditional, constants = flatten_define_by_run(sweep.space, sweep.search_seed)
+    space, conditional, constants = flat_space(sweep.space, sweep.search_seed)
     if conditional:
         notes.append(f"space: a define-by-run function, exported flat: Katib has no conditional parameters, so it "
                      f"draws {', '.join(conditional)} on every trial, also where the function does not propose "
@@ -349,54 +346,6 @@ def _arg(key: str, value: Any) -> str:
 def _number(value: float | int) -> str:
     """Katib keeps bounds as strings: ints as ints, floats in Python's shortest round-trip form (0.0003, 1e-05)."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else repr(float(value))
-
-
-# ---------------------------------------------------------------- Experiment -> sweep pieces
-
-
-def from_katib(experiment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read an exported Experiment back: (fixed TrainConfig values, Ray Tune search space)."""
-    from ray import tune
-
-    body = experiment["spec"]
-    template = body["trialTemplate"]
-    pod = template["trialSpec"]["spec"]["template"]["spec"]
-    primary = template.get("primaryContainerName")
-    container = next((c for c in pod["containers"] if c.get("name") == primary), pod["containers"][0])
-    references = {p["name"]: p["reference"] for p in template.get("trialParameters", [])}
-    parameters = {p["name"]: p for p in body.get("parameters", [])}
-    grid = body.get("algorithm", {}).get("algorithmName") == "grid"
-    args = list(container.get("command", [])) + list(container.get("args", []))
-    assignments = parse_assignments([args[i + 1] for i, a in enumerate(args[:-1]) if a == "--set"])
-    types = field_types()
-    fixed: dict[str, Any] = {}
-    space: dict[str, Any] = {}
-    for key, text in assignments.items():
-        match = re.fullmatch(r"\$\{trialParameters\.(.+?)\}", text)
-        if not match:
-            fixed[key] = coerce(key, text, types[key]) if key in types else model_arg_value(text)
-            continue
-        param = parameters[references.get(match.group(1), match.group(1))]
-        feasible = param["feasibleSpace"]
-        log = feasible.get("distribution") == "logUniform"
-        if param["parameterType"] in ("categorical", "discrete"):
-            values = [coerce(key, v, types[key]) if key in types else model_arg_value(v) for v in feasible["list"]]
-            space[key] = tune.grid_search(values) if grid else tune.choice(values)
-        elif param["parameterType"] == "double":
-            low, high = float(feasible["min"]), float(feasible["max"])
-            step = float(feasible["step"]) if feasible.get("step") else None
-            space[key] = (tune.qloguniform(low, high, step) if log else tune.quniform(low, high, step)) if step \
-                else tune.loguniform(low, high) if log else tune.uniform(low, high)
-        elif param["parameterType"] == "int":
-            low, high = int(feasible["min"]), int(feasible["max"])
-            step = int(float(feasible["step"])) if feasible.get("step") else 1
-            if step > 1:
-                space[key] = tune.qlograndint(low, high, step) if log else tune.qrandint(low, high, step)
-            else:  # back to Ray's exclusive upper bound
-                space[key] = tune.lograndint(low, high + 1) if log else tune.randint(low, high + 1)
-        else:
-            raise UserError(f"parameter {param['name']!r}: unknown parameterType {param['parameterType']!r}")
-    return fixed, space
 
 
 # ---------------------------------------------------------------- the YAML file

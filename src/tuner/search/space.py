@@ -182,6 +182,15 @@ def sample_define_by_run(space: Callable, n: int, seed: int, fail: Callable[[str
     return out
 
 
+def flat_space(space: dict[str, Any] | Callable, seed: int) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """A space as one flat dict of domains, for tools that draw every parameter on every trial (Katib): a dict space
+    as it is, a define-by-run function flattened (flatten_define_by_run); (domains, the conditional ones, the
+    constants a define-by-run function returns)."""
+    if not callable(space):
+        return dict(space), [], {}
+    return flatten_define_by_run(space, seed)
+
+
 def flatten_define_by_run(space: Callable, seed: int, n: int = DEFINE_BY_RUN_SAMPLES
                           ) -> tuple[dict[str, Domain], list[str], dict[str, Any]]:
     """A define-by-run space as one flat dict of Ray Tune domains, for tools that draw every parameter on every

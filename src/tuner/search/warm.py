@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from tuner import runfolder, select
+from tuner import runfolder, runspec, select
 from tuner.errors import UserError
 from tuner.runfolder import HISTORY_FILE, SPEC_FILE, TRIALS_FILE, format_value, key_parts
 from tuner.search.optuna_search import study_name
@@ -90,7 +90,7 @@ def collect(sweep: Any, folders: list[Path]) -> WarmStart:
     searched = sweep.searched_names()
     warm = WarmStart()
     for folder in folders:
-        old_spec = runfolder.read_spec(folder, f"--warm-start {folder}", required=("fixed_config",))
+        old_spec = runspec.read_spec(folder, f"--warm-start {folder}", required=("fixed_config",))
         old_fixed = old_spec.fixed_config
         cut = (old_spec.sweep.get("subset") or 0, sweep.subset)
         trials = runfolder.read_csv(folder / TRIALS_FILE)

@@ -16,12 +16,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tuner import runfolder
+from tuner import runfolder, runspec
 from tuner.analysis.text import chosen_text, pareto_table, ranking_table
 from tuner.errors import UserError, run_cli
 from tuner.runfolder import SWEEP_FILE, expand_paired
 from tuner.search import space as space_lib
-from tuner.sweep import budget, engine, lifecycle, owncode, progress, rundir, storage
+from tuner.sweep import budget, codedirs, engine, lifecycle, owncode, progress, rundir, storage
 from tuner.sweep.load import apply_overrides, load, smoke
 from tuner.sweep.spec import Sweep
 from tuner.sweep.validate import check_with_data, validate
@@ -154,7 +154,7 @@ def report(run_dir: Path, written: dict[str, Any], metric: str) -> None:
         print("the time budget ended the sweep: " + ("the best configuration found by then was chosen and tested"
                                                       if written["best"] else "no trial had a usable result by then"))
     print(ranking_table(written["trials"], metric))
-    front = pareto_table(written["trials"], runfolder.read_spec(run_dir).objectives)
+    front = pareto_table(written["trials"], runspec.read_spec(run_dir).objectives)
     if front:
         print("\n" + front)
     if info.get("smoke"):
@@ -259,7 +259,7 @@ def resume_setup(location: str, options: engine.RunOptions, num_samples: int | N
     sweep = apply_changes(sweep if sweep is not None else load(run_dir / SWEEP_FILE, run_dir=run_dir), saved.cli,
                           location)
     sweep = dataclasses.replace(sweep, name=saved.name or sweep.name,
-                                code=[str(p) for p in runfolder.use_code(run_dir)])  # the run folder's copies
+                                code=[str(p) for p in codedirs.use_code(run_dir)])  # the run folder's copies
     if saved.plan:  # the time budget's plan, as the first run made it
         sweep = budget.apply(sweep, budget.Plan.from_json(saved.plan), saved.sweep.get("cpu", sweep.cpu))
     rounds = engine.grow(run_dir, saved, sweep, num_samples) if num_samples is not None else saved.rounds

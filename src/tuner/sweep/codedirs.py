@@ -4,7 +4,7 @@ shipped to every Ray worker on every node as Ray's runtime environment (`py_modu
 A package named this way is imported by reference where a trial runs (tuner.sweep.owncode leaves it out of what it
 pickles by value), so everything in it travels, submodules a function imports late and data files included. The
 run folder keeps a copy (code/<package>/, runfolder.CODE_FOLDER) and spec.json its files' hashes: `--resume` and
-`tuner rerun` import the copy, wherever the original has gone since.
+`tuner rerun` import the copy (use_code), wherever the original has gone since.
 """
 
 from __future__ import annotations
@@ -68,6 +68,17 @@ def copy(run_dir: Path, paths: Iterable[Path]) -> dict[str, Any]:
             "files": {str(f.relative_to(run_dir / CODE_FOLDER)): hashlib.sha256(f.read_bytes()).hexdigest()
                       for f in files}}
     return record
+
+
+def use_code(run_dir: Path) -> list[Path]:
+    """The run folder's copies of the sweep's local packages (code/<package>), put first on this process's import
+    path so that its sweep.py and model references import them; empty when the sweep shipped none."""
+    folder = run_dir / CODE_FOLDER
+    if not folder.is_dir():
+        return []
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return sorted(p for p in folder.iterdir() if p.name != "__pycache__" and not p.name.startswith("."))
 
 
 def runtime_env(paths: list[Path]) -> dict[str, Any] | None:

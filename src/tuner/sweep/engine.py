@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 
-from tuner import runfolder, search
+from tuner import runfolder, runspec, search
 from tuner.errors import UserError
 from tuner.integrations import mlflow_tracking as tracking
-from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE, RunSpec
+from tuner.runfolder import RAY_FOLDER, SPEC_FILE, SWEEP_FILE
+from tuner.runspec import RunSpec
 from tuner.search import warm as warm_lib
 from tuner.search.optuna_search import fail_abandoned, study_name
 from tuner.search.optuna_search import study_storage as journal_storage
@@ -50,8 +51,10 @@ def snapshot_cadence(sweep: Sweep) -> None:
     """A driver killed at any moment resumes every trial from the checkpoint it last reported (no epoch run twice):
     Ray Tune snapshots its experiment at once whenever a trial has checkpointed num_to_keep times, so with
     checkpoint_keep 1 (every report) its own period (10 s or more) is enough; with more kept checkpoints a snapshot
-    at every step of its controller keeps the window to one step. Trials told to the Optuna study after the last
-    snapshot are reconciled on --resume (tuner.search.optuna_search)."""
+    at every step of its controller keeps the window to one step. Ray copies each snapshot to the run folder in a
+    background thread: a snapshot left behind a trial's newest checkpoint is mended on --resume
+    (tuner.sweep.lifecycle.CheckpointsOnDisk). Trials told to the Optuna study after the last snapshot are reconciled
+    on --resume (tuner.search.optuna_search)."""
     if _SNAPSHOT_SET is None:
         kept = search.population.checkpoints_to_keep(sweep)  # what Tune is told to keep (more under PBT)
         os.environ[SNAPSHOT_ENV] = "auto" if kept == 1 else "0"
@@ -214,7 +217,7 @@ def next_round_tuner(sweep: Sweep, run_dir: Path, dataset: Dataset, options: Run
     study = study_storage(sweep, run_dir)
     if storage.restorable(storage_path, folder):
         return tuners.restored_tuner(more, dataset, storage_path, folder, study)
-    if len(runfolder.read_spec(run_dir).rounds or []) < number:  # recorded once the round starts, not before
+    if len(runspec.read_spec(run_dir).rounds or []) < number:  # recorded once the round starts, not before
         _add_to_spec(run_dir, {"rounds": rounds[:number]}, options.results)
     print(f"round {number}: {more.samples} more trials ({rounds[number - 1]} in all), search seed "
           f"{more.search_seed}", flush=True)
@@ -325,7 +328,7 @@ def run_prepared(sweep: Sweep, run_dir: Path, dataset: Dataset, options: RunOpti
         _add_to_spec(run_dir, {"warm_start": warm.to_json(options.warm_start)}, options.results)
     try:
         print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                       run_dir / runfolder.RAY_LOG, runfolder.use_code(run_dir))), flush=True)
+                                       run_dir / runfolder.RAY_LOG, codedirs.use_code(run_dir))), flush=True)
         check_resources(sweep, bool(options.address), options.address)
         start_tracking(sweep, run_dir, options)
     except UserError:  # nothing ran yet: leave no half-made run folder behind (its --results can be used again)
@@ -357,7 +360,7 @@ def resume(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] |
 def resume_phases(run_dir: Path, sweep: Sweep, options: RunOptions, rounds: list[int] | None) -> dict[str, Any]:
     dataset = load_data(sweep, options.data_dir)
     print(dashboard_hint(start_ray(options.address, options.dashboard, options.dashboard_host,
-                                   run_dir / runfolder.RAY_LOG, runfolder.use_code(run_dir))), flush=True)
+                                   run_dir / runfolder.RAY_LOG, codedirs.use_code(run_dir))), flush=True)
     check_resources(sweep, bool(options.address), options.address)
     storage_path = experiment_path(run_dir, options.results)
     if options.address:

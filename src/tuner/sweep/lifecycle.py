@@ -11,12 +11,16 @@ not ended before it, was cut off.
 
 from __future__ import annotations
 
+import io
+import json
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+
+from tuner.runfolder import CHECKPOINT_PREFIX, RECORDED_FILE, STATE_FILE
 
 INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
 
@@ -90,6 +94,80 @@ class TrialEnds(Callback):
             return
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+
+class CheckpointsOnDisk(Callback):
+    """--resume continues each unfinished trial from the checkpoint of the last epoch the run folder records, where
+    Ray's snapshot names another. Ray copies its snapshot and the trials' result.json files into the run folder
+    together, in a background thread, while trial processes write their checkpoints there directly and the driver
+    deletes a trial's older checkpoint as soon as it registers a newer one (num_to_keep 1). A driver killed in between
+    leaves a snapshot that names a checkpoint that is gone (Ray's restore then fails the trial at every retry: lost),
+    or one older than a checkpoint a trial's process wrote (its epochs would run again). On the first step of a
+    restored fit, each such trial takes its newest checkpoint that loads under the name the snapshot gives; one
+    beyond the last epoch the run folder records carries RECORDED_FILE, and the trial first reports the epochs its
+    state holds that the run folder lost (tuner.sweep.trainable), then trains on."""
+
+    def setup(self, *args: Any, **kwargs: Any) -> None:
+        self.checked = False
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if getattr(self, "checked", True):
+            return
+        self.checked = True
+        for trial in trials:
+            if trial.status not in ENDED and trial.checkpoint is not None:
+                recorded = int((trial.last_result or {}).get("epoch") or 0)
+                mend_checkpoint(trial.checkpoint.filesystem, trial.checkpoint.path, recorded)
+
+
+def mend_checkpoint(filesystem: Any, path: str, recorded_epoch: int) -> bool:
+    """Put the trial's newest checkpoint whose state loads at `path` (the one Ray's snapshot names; a newer one holds
+    every epoch before it, a half-written one does not load); returns whether anything changed."""
+    from pyarrow import fs
+
+    parent, _, name = path.rstrip("/").rpartition("/")
+    named = _checkpoint_index(name)
+    if named is None:
+        return False
+    folders = sorted((i, info.path.rstrip("/")) for info in filesystem.get_file_info(fs.FileSelector(parent))
+                     if info.type == fs.FileType.Directory
+                     and (i := _checkpoint_index(info.base_name)) is not None and i >= named)
+    if [p for _, p in folders] in ([], [path.rstrip("/")]):
+        return False
+    epochs = {p: _state_epoch(filesystem, p) for _, p in folders}
+    readable = [p for _, p in folders if epochs[p] is not None]
+    if not readable:
+        return False
+    chosen = readable[-1]
+    if chosen != path.rstrip("/"):
+        if filesystem.get_file_info(path).type != fs.FileType.NotFound:
+            filesystem.delete_dir(path)
+        filesystem.move(chosen, path)
+    if epochs[chosen] > recorded_epoch:
+        with filesystem.open_output_stream(f"{path.rstrip('/')}/{RECORDED_FILE}") as out:
+            out.write(json.dumps({"epoch": recorded_epoch}).encode())
+    return True
+
+
+def _state_epoch(filesystem: Any, folder: str) -> int | None:
+    """The epoch a checkpoint's state.pt holds; None if it is missing or unreadable (written halfway)."""
+    import torch
+    from pyarrow import fs
+
+    try:
+        if isinstance(filesystem, fs.LocalFileSystem):
+            state = torch.load(f"{folder}/{STATE_FILE}", map_location="cpu", weights_only=True, mmap=True)
+        else:
+            with filesystem.open_input_stream(f"{folder}/{STATE_FILE}") as stream:
+                state = torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
+        return int(state["epoch"])
+    except Exception:  # noqa: BLE001 - any unreadable checkpoint is passed over
+        return None
+
+
+def _checkpoint_index(name: str) -> int | None:
+    number = name.removeprefix(CHECKPOINT_PREFIX)
+    return int(number) if name.startswith(CHECKPOINT_PREFIX) and number.isdigit() else None
 
 
 class MirrorFiles(Callback):

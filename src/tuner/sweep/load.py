@@ -13,7 +13,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from tuner import runfolder
 from tuner.errors import UserError
 from tuner.search.space import grid_values, searched_names
 from tuner.sweep import codedirs, owncode
@@ -31,7 +30,7 @@ def load(path: str | Path, code: Iterable[str | Path] = (), run_dir: Path | None
         raise UserError(f"sweep file {path} not found")
     given = codedirs.resolve(code, Path.cwd())
     codedirs.importable(given)
-    copies = runfolder.use_code(run_dir) if run_dir is not None else []
+    copies = codedirs.use_code(run_dir) if run_dir is not None else []
     spec = importlib.util.spec_from_file_location(SWEEP_MODULE, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[SWEEP_MODULE] = module  # Tune pickles the search space (a define-by-run function) by reference

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from tuner.runfolder import CONTINUABLE, STATE_FILE
+from tuner.runfolder import CHECKPOINT_PREFIX, CONTINUABLE, STATE_FILE
 
 
 def prune_ended(grid: Any, ended: Any) -> int:
@@ -33,7 +33,21 @@ def prune_ended(grid: Any, ended: Any) -> int:
         if result.checkpoint is not None:
             checkpoints[result.checkpoint.path] = result.checkpoint
         count += sum(_slim(c.filesystem, f"{path}/{STATE_FILE}") for path, c in checkpoints.items())
+        for path, c in list(checkpoints.items())[:1]:
+            _drop_unlisted(c.filesystem, path.rstrip("/").rpartition("/")[0], set(checkpoints))
     return count
+
+
+def _drop_unlisted(fs: Any, trial_dir: str, kept: set[str]) -> None:
+    """Checkpoint folders of an ended trial that Ray does not list: ones its process wrote after the driver that
+    would have registered them was killed (the resumed trial wrote its own)."""
+    import pyarrow.fs
+
+    kept = {k.rstrip("/") for k in kept}
+    for info in fs.get_file_info(pyarrow.fs.FileSelector(trial_dir)):
+        if info.type == pyarrow.fs.FileType.Directory and info.base_name.startswith(CHECKPOINT_PREFIX) \
+                and info.path.rstrip("/") not in kept:
+            fs.delete_dir(info.path)
 
 
 def _slim(fs: Any, path: str) -> bool:

@@ -8,9 +8,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from tuner import runfolder
+from tuner import runspec
 from tuner.errors import UserError
-from tuner.runfolder import SPEC_FILE, SWEEP_FILE, RunSpec
+from tuner.runfolder import SPEC_FILE, SWEEP_FILE
+from tuner.runspec import RunSpec
 from tuner.sweep import storage
 
 
@@ -66,7 +67,7 @@ def open_run(location: str) -> tuple[Path, RunSpec]:
     missing = [name for name in (SPEC_FILE, SWEEP_FILE) if not (run_dir / name).exists()]
     if missing:
         raise UserError(f"--resume {location} is not a tuner run folder (missing: {', '.join(missing)})")
-    return run_dir, runfolder.read_spec(run_dir, f"--resume {location}", required=("sweep", "fixed_config", "cli"))
+    return run_dir, runspec.read_spec(run_dir, f"--resume {location}", required=("sweep", "fixed_config", "cli"))
 
 
 def experiment_path(run_dir: Path, results: str | None) -> str:

@@ -15,6 +15,7 @@ for crashes and lost processes or nodes.
 from __future__ import annotations
 
 import io
+import json
 import math
 import tempfile
 import time
@@ -27,8 +28,8 @@ from ray import tune
 
 from tuner.errors import UserError
 from tuner.sweep import owncode
-from tuner.runfolder import (CONTINUABLE, CONTINUED_FROM, PBT_PATH, STATE_FILE, path_text, training_values,
-                             trial_dirname, trial_id_of)
+from tuner.runfolder import (CHECKPOINT_PREFIX, CONTINUABLE, CONTINUED_FROM, PBT_PATH, RECORDED_FILE, STATE_FILE,
+                             path_text, training_values, trial_dirname, trial_id_of)
 from tuner.status import FitEnd
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig
@@ -45,14 +46,29 @@ def load_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
         return load_file(Path(folder) / STATE_FILE)
 
 
-def restored_state(checkpoint: tune.Checkpoint) -> dict[str, Any]:
-    """The state a trial resumes from; one of another trial's checkpoints (a population-based scheduler's copy)
-    names that trial (fit records it in the state's hyperparameter path)."""
-    state = load_state(checkpoint)
+def restored_state(checkpoint: tune.Checkpoint) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The state a trial resumes from, and the epochs it holds that the run folder lost (a killed driver's: see
+    tuner.sweep.lifecycle.CheckpointsOnDisk); one of another trial's checkpoints (a population-based scheduler's
+    copy) names that trial (fit records it in the state's hyperparameter path)."""
+    with checkpoint.as_directory() as folder:
+        state = load_file(Path(folder) / STATE_FILE)
+        recorded = Path(folder) / RECORDED_FILE
+        last = json.loads(recorded.read_text())["epoch"] if recorded.exists() else state["epoch"]
     donor = trial_id_of(Path(checkpoint.path).parent)
     if donor != tune.get_context().get_trial_id():
         state[COPIED_FROM] = donor
-    return state
+        return state, []  # what the donor's run folder lost is the donor's to report
+    return state, [r for r in state["tracker"]["history"] if r["epoch"] > last]
+
+
+def metrics(record: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
+    """What a trial reports to Tune for one epoch (`saved`: its state after that epoch, or a later one)."""
+    reported = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
+                "threads": torch.get_num_threads(),  # `tuner rerun` trains on as many, on the same path
+                "training_path": saved["training_path"]}
+    if saved["tracker"].get("path"):  # a population-based scheduler changed its hyperparameters
+        reported[PBT_PATH] = path_text(saved["tracker"]["path"])
+    return reported
 
 
 def donor_state(trial_id: str) -> dict[str, Any]:
@@ -63,7 +79,7 @@ def donor_state(trial_id: str) -> dict[str, Any]:
     storage = tune.get_context().get_storage()
     fs, folder = storage.storage_filesystem, f"{storage.experiment_fs_path}/{trial_dirname(trial_id)}"
     found = fs.get_file_info(pyarrow.fs.FileSelector(folder, allow_not_found=True))
-    names = sorted(i.base_name for i in found if i.base_name.startswith("checkpoint_") and i.type ==
+    names = sorted(i.base_name for i in found if i.base_name.startswith(CHECKPOINT_PREFIX) and i.type ==
                    pyarrow.fs.FileType.Directory)
     if not names:
         raise RuntimeError(f"trial {trial_id} left no checkpoint in {folder} to continue from")
@@ -85,19 +101,16 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
     checkpoint = tune.get_checkpoint()
-    resume = restored_state(checkpoint) if checkpoint else None
+    resume, unrecorded = restored_state(checkpoint) if checkpoint else (None, [])
+    for record in unrecorded:  # trained before a driver was killed, its result lost: reported, not trained again
+        tune.report(metrics(record, resume))
     start_from = donor_state(config[CONTINUED_FROM]) if resume is None and config.get(CONTINUED_FROM) else None
 
     def report(record: dict[str, Any], state: Any) -> None:
         with tempfile.TemporaryDirectory() as folder:
             saved = state()
             torch.save(saved, Path(folder) / STATE_FILE)
-            metrics = {**{k: record[k] for k in REPORTED}, "reported_at": time.time(),  # wall clock, for timelines
-                       "threads": torch.get_num_threads(),  # `tuner rerun` trains on as many, on the same path
-                       "training_path": saved["training_path"]}
-            if saved["tracker"].get("path"):  # a population-based scheduler changed its hyperparameters
-                metrics[PBT_PATH] = path_text(saved["tracker"]["path"])
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(metrics(record, saved), checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:
         fit(cfg, data, on_epoch=report, resume=resume, start_from=start_from,

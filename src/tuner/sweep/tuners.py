@@ -12,7 +12,7 @@ from tuner import search
 from tuner.runfolder import CONFIRM_FOLDER, RAY_FOLDER, folder_phase
 from tuner.sweep import owncode, storage
 from tuner.sweep.budget import confirm_trial_epochs, expected_trial_epochs
-from tuner.sweep.lifecycle import TrialEnds
+from tuner.sweep.lifecycle import CheckpointsOnDisk, TrialEnds
 from tuner.sweep.progress import ProgressLine
 from tuner.sweep.restore import search_generator
 from tuner.sweep.spec import Sweep
@@ -62,7 +62,7 @@ def run_config(sweep: Sweep, storage_path: str, name: str, total: int, expected_
     return tune.RunConfig(
         name=name, storage_path=storage_path, verbose=0,
         callbacks=[ProgressLine(sweep.metric, sweep.direction, total, sweep.max_epochs,
-                                expected_epochs=expected_epochs, phase=folder_phase(name)), TrialEnds(),
+                                expected_epochs=expected_epochs, phase=folder_phase(name)), TrialEnds(), CheckpointsOnDisk(),
                    *(callbacks or [])],
         failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=search.population.checkpoints_to_keep(sweep)))

@@ -8,6 +8,7 @@ is chosen is tuner.select's decision; the chosen model is evaluated on the test 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,20 @@ def trial_id_of(result: Any) -> str:
 
 
 def trial_status(result: Any, max_epochs: int, cut_off: Status | None = None) -> Status:
-    """A trial's status from its Result; `cut_off`: the status of a trial still running when the sweep stopped."""
-    last = result.metrics or {}
-    return status_of(last.get("status"), int(last.get("training_iteration", 0)), max_epochs,
+    """A trial's status from the last result it recorded (result.json: Ray's own last result is its snapshot's, which
+    a driver killed just after a trial's last epoch left behind it); `cut_off`: the status of a trial still running
+    when the sweep stopped."""
+    last = last_recorded(result)
+    epoch = last.get("epoch", last.get("training_iteration"))
+    return status_of(last.get("status"), int(epoch) if pd.notna(epoch) else 0, max_epochs,
                      errored=result.error is not None, cut_off=cut_off)
+
+
+def last_recorded(result: Any) -> dict[str, Any]:
+    frame = result.metrics_dataframe
+    if frame is None or not len(frame):
+        return result.metrics or {}
+    return {k: v for k, v in frame.iloc[-1].to_dict().items() if not (isinstance(v, float) and math.isnan(v))}
 
 
 def searched_keys(sweep: Sweep, configs: list[dict[str, Any]]) -> list[str]:
