@@ -53,6 +53,10 @@ def rerun(run_dir: Path, trial_id: str, epochs: int | None = None, device: str =
         raise UserError(f"{run_dir} is not a tuner run folder (no {SPEC_FILE})")
     saved = runspec.read_spec(run_dir)
     config, first = trial_record(run_dir, trial_id)
+    if config.get(runfolder.CONTINUED_FROM):
+        raise UserError(f"trial {trial_id} continued trial {config[runfolder.CONTINUED_FROM]}'s weights (a budgeted "
+                        "search's promotion by continuation): a rerun from its configuration alone would train from "
+                        "scratch; rerun the trial it continued")
     codedirs.use_code(run_dir)  # the local packages it shipped, as copied into the run folder
     usercode.load_sweep_module(run_dir / runfolder.SWEEP_FILE, training_values(config).get("model"),
                                saved.sweep.get("data"))  # the sweep file's own model or data functions

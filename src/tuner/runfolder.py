@@ -51,6 +51,10 @@ RECORDED_FILE = "recorded.json"  # in a checkpoint --resume continues from: the 
 STATE_FILE = "state.pt"  # inside a trial's checkpoint_*/ folder: the resumable training state
 ROUND_MARK = "@"  # phase labels of a grown sweep: "search@2", "confirm@2" (trials.csv: phase, round)
 RUNG_KEY = "rung"  # a budgeted search's trial config: the rung it runs at (trials.csv: rung; not a TrainConfig field)
+CONTINUED_FROM = "continued_from"  # a budgeted search's promotion by continuation: the trial whose last state it
+#                                    continues (trials.csv: continued_from)
+CONTINUABLE = "continuable"  # a budgeted trial a promotion may continue: its last checkpoint keeps everything
+SEARCH_KEYS = (RUNG_KEY, CONTINUED_FROM, CONTINUABLE)  # what only the search reads in a trial's config
 CODE_FOLDER = "code"  # copies of the local packages a sweep ships (--code, Sweep.code): code/<package>/
 PAIR_MARK = "+"  # paired hyperparameters: "optimizer+lr": ("sgd", 0.01)
 PBT_PATH = "pbt_path"  # trials.csv: the hyperparameter changes of a population-based scheduler (path_text)
@@ -88,8 +92,9 @@ def trial_values(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_values(config: dict[str, Any]) -> dict[str, Any]:
-    """trial_values without what only the search reads (a budgeted search's rung): the TrainConfig a trial trains."""
-    return {k: v for k, v in trial_values(config).items() if k != RUNG_KEY}
+    """trial_values without what only the search reads (a budgeted search's rung, and the trial a promotion continues):
+    the TrainConfig a trial trains."""
+    return {k: v for k, v in trial_values(config).items() if k not in SEARCH_KEYS}
 
 
 def path_text(path: list[dict[str, Any]]) -> str:
@@ -236,6 +241,8 @@ def trials_table(records: list[TrialRecord], keys: list[str], metric: str,
         row.update({"phase": phase, "round": number, "error": record.error, "failures": record.failures})
         if record.pbt_path:
             row[PBT_PATH] = record.pbt_path
+        if config.get(CONTINUED_FROM):
+            row[CONTINUED_FROM] = config[CONTINUED_FROM]
         trials.append(row)
         for epoch in epochs.to_dict("records"):
             history.append({"trial_id": record.trial_id, **{c: epoch.get(c) for c in HISTORY_COLUMNS[1:]}})

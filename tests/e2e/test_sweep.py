@@ -20,7 +20,7 @@ from tuner.sweep.load import load
 from tuner.train import datasets as data_lib
 from tuner.train import models
 from tuner.train.config import TrainConfig
-from sweep_helpers import TINY, write_sweep
+from sweep_helpers import TINY, cli_error, write_sweep
 
 
 def run(tmp_path, body, *args):
@@ -124,6 +124,46 @@ def test_budgeted_search_trains_rungs_from_scratch_and_chooses_at_the_full_budge
     compute = report_tables.compute_used(load_run(out))  # the report's compute: rungs as runs of their own length
     assert compute["rungs"] == [{"budget": 1, "trials": 3, "epochs": 3}, {"budget": 3, "trials": 1, "epochs": 3}]
     assert "the same 3 configurations run to 3 epochs would take 9" in report._compute_text(compute, load_run(out))
+
+
+def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys, monkeypatch):
+    """search_options promotion="continue": the promoted configuration's trial starts from its rung-0 trial's last
+    weights and optimizer (trials.csv: continued_from), trains only epochs 2-3, with a fresh cosine laid over them
+    (a warm restart: epoch 2 at the base rate), and counts as a full-budget trial; the confirm phase trains the
+    chosen configuration from scratch on seed 1. The run is at a URI (--results file://...): the trainable reads
+    the donor's checkpoint through Ray's storage filesystem, as Tune wrote it."""
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={{**{TINY}, "scheduler": "cosine", "min_lr": 1e-5}},
+                      space={{"lr": tune.loguniform(3e-3, 3e-2)}}, search="budgeted", num_samples=3, max_epochs=3,
+                      grace_period=1, reduction_factor=3, seeds=[0, 1], confirm_top=1,
+                      search_options={{"promotion": "continue"}})
+    """)
+    out = tmp_path / "bucket" / "continued"
+    assert sweep_cli.main([str(path), "--results", f"file://{out}", "--no-report"]) == 0
+    assert not (tmp_path / "runs" / "continued" / "ray").exists()  # Ray wrote the checkpoints to the URI only
+    trials = pd.read_csv(out / "trials.csv").set_index("trial_id")
+    history = pd.read_csv(out / "history.csv").set_index(["trial_id", "epoch"])
+    search, confirm = trials[trials["phase"] == "search"], trials[trials["phase"] == "confirm"]
+    first, second = search[search["rung"] == 0], search[search["rung"] == 1]
+    assert len(first) == 3 and len(second) == 1 and first["continued_from"].isna().all()
+    promoted, donor = second.index[0], second["continued_from"].iloc[0]
+    assert donor in first.index and first.loc[donor, "config/lr"] == second["config/lr"].iloc[0]
+    assert first.loc[donor, "val_acc"] == first["val_acc"].max()
+    assert history.loc[promoted].index.tolist() == [2, 3] and second["epochs"].tolist() == [2]  # only added epochs
+    assert second["full_budget"].all() and second["schedule_epochs"].tolist() == [3]
+    assert history.loc[(promoted, 2), "lr"] == pytest.approx(second["config/lr"].iloc[0])  # the base rate again
+    assert history.loc[(promoted, 3), "lr"] < 0.6 * history.loc[(promoted, 2), "lr"]  # cosine over 2 epochs
+    continued_loss, donor_loss = history.loc[(promoted, 2), "train_loss"], history.loc[(donor, 1), "train_loss"]
+    fresh_loss = history.loc[(confirm.index[0], 1), "train_loss"]  # the same configuration's first epoch, fresh
+    assert continued_loss < 0.8 * donor_loss and continued_loss < 0.8 * fresh_loss, (continued_loss, donor_loss)
+    assert confirm["epochs"].tolist() == [3] and confirm["continued_from"].isna().all()
+    assert history.loc[confirm.index[0]].index.tolist() == [1, 2, 3]
+    best = json.loads((out / "best.json").read_text())
+    assert set(best["seeds"]["trial_ids"]) == {promoted, confirm.index[0]}
+    from tuner import rerun
+
+    assert "continued trial" in cli_error(capsys, rerun.main, out, promoted)
 
 
 def test_tpe_sweep_writes_the_contracted_run_folder(local_ray, tmp_path):

@@ -238,7 +238,9 @@ def test_tables_that_cannot_be_replayed_are_refused(tmp_path, capsys):
                           (["--define", "x:search=bayes"], "search 'bayes'"),
                           (["--define", "x:colour=red"], "not a Sweep field"),
                           (["--strategies", "grid", "--define", "p:base=random,trial_scheduler=pbt"],
-                           "strategy pbt: population-based training")):
+                           "strategy pbt: population-based training"),
+                          (["--strategies", "grid", "--define",
+                            "c:base=tuner-budgeted,search_options.promotion=continue"], "cannot replay continuation")):
         assert message in replay_fails(capsys, good, "--seeds", "1", *argv), argv
     done = run_replay_cli(tmp_path / "nothing", "--seeds", "1")  # and as a user runs it: exit 2, one line
     assert done.returncode == 2 and done.stderr.strip().startswith("error: ") and len(done.stderr.splitlines()) == 1

@@ -43,6 +43,19 @@ def test_the_cost_model_counts_each_rung_from_scratch():
     assert expected_trial_epochs(hedged) == pytest.approx(27 * 1 + (9 + 15) * 3 + (3 + 5) * 25)
 
 
+def test_the_cost_model_counts_a_continued_promotion_by_the_epochs_it_adds():
+    """promotion="continue": 27 x 1 + 9 x (3 - 1) + 3 x (25 - 3); a bracket's first rung still trains from scratch."""
+    from ray import tune
+
+    space = {"lr": tune.loguniform(1e-3, 1.0)}
+    sweep = Sweep(search="budgeted", space=space, num_samples=27, max_epochs=25, search_options={"promotion": "continue"})
+    assert expected_trial_epochs(sweep) == pytest.approx(27 + 18 + 66)
+    assert expected_trials(sweep) == 27 + 9 + 3  # the same trials, shorter
+    hedged = Sweep(search="budgeted", space=space, num_samples=42, max_epochs=25,
+                   search_options={"brackets": 2, "promotion": "continue"})  # 27 start at 1 epoch, 15 at 3
+    assert expected_trial_epochs(hedged) == pytest.approx(27 * 1 + 9 * 2 + 3 * 22 + 15 * 3 + 5 * 22)
+
+
 def final_lr(cfg: TrainConfig, steps_per_epoch: int = 4) -> tuple[float, float]:
     """(the rate the last epoch trained at, the rate after the schedule's last step) over cfg.epochs epochs."""
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr, momentum=cfg.momentum)
@@ -139,6 +152,24 @@ def test_promotions_are_asynchronous_and_come_before_new_configurations():
     assert promoted.config["rung"] == 1 and promoted.config["epochs"] == 3
     assert promoted.config["lr"] == running[1].config["lr"]  # the best of rung 0
     assert Trial(found, "t7").config["rung"] == 0  # promoted once only: the next worker gets a new configuration
+    assert "continued_from" not in promoted.config and "continuable" not in running[0].config  # from scratch
+
+
+def test_a_continued_promotion_names_the_trial_it_continues():
+    """promotion="continue": the promoted trial names its configuration's trial at the rung below, whose last
+    checkpoint it starts from; every trial below the top rung keeps its last state for that (continuable)."""
+    found = searcher(3, search_options={"promotion": "continue"})
+    running = [Trial(found, f"t{i}") for i in range(3)]
+    assert all(t.config["continuable"] and "continued_from" not in t.config for t in running)
+    for trial, value in zip(running, (0.5, 0.9, 0.7)):
+        finish(found, trial, value)
+    promoted = Trial(found, "t3")
+    assert promoted.config["rung"] == 1 and promoted.config["epochs"] == 3 and promoted.config["continuable"]
+    assert promoted.config["continued_from"] == "t1" and promoted.config["lr"] == running[1].config["lr"]
+    finish(found, promoted, 0.95)
+    top = Trial(found, "t4")
+    assert top.config["rung"] == 2 and top.config["epochs"] == 9 and top.config["continued_from"] == "t3"
+    assert "continuable" not in top.config  # nothing continues the full budget
 
 
 def test_the_search_waits_for_running_trials_and_ends_with_the_best_at_the_full_budget():
@@ -191,14 +222,16 @@ def test_selection_ignores_short_runs():
     assert select.choose(older, "val_acc").config.best_trial_id == "a"
 
 
-def test_a_restored_searcher_proposes_what_the_saved_one_would(tmp_path):
-    """--resume restores Tune's searcher from its saved state: the same promotions and the same next draws."""
-    found = searcher(9)
+@pytest.mark.parametrize("promotion", ["scratch", "continue"])
+def test_a_restored_searcher_proposes_what_the_saved_one_would(tmp_path, promotion):
+    """--resume restores Tune's searcher from its saved state: the same promotions (continuing the same trials) and
+    the same next draws."""
+    found = searcher(9, search_options={"promotion": promotion})
     trials = [Trial(found, f"t{i}") for i in range(4)]
     for trial, value in zip(trials, (0.4, 0.9, 0.6)):
         finish(found, trial, value)
     found.save(str(tmp_path / "searcher.pkl"))
-    again = searcher(9)
+    again = searcher(9, search_options={"promotion": promotion})
     again.restore(str(tmp_path / "searcher.pkl"))
     assert [again.suggest(f"n{i}") for i in range(3)] == [found.suggest(f"n{i}") for i in range(3)]
     assert again.trials == found.trials and again.results == found.results

@@ -61,6 +61,9 @@ def strategy_sweep(table: Table, fields: dict[str, Any], seed: int) -> Sweep:
     check_fields(sweep, where=f"strategy on table {table.name}")  # the table's configurations ran: they are valid
     if sweep.trial_scheduler in POPULATION_SCHEDULERS:  # before any strategy runs, not when its first trial starts
         raise UserError(f"strategy {sweep.trial_scheduler}: {NOT_REPLAYABLE}")
+    if sweep.search_options.get("promotion") == "continue":  # a continued trial's curve depends on its chain of rungs
+        raise UserError("strategy with search_options promotion='continue': a replay cannot replay continuation (a "
+                        "table records each budget from scratch; docs/search.md says what it would need)")
     return sweep
 
 

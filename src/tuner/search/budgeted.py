@@ -7,10 +7,14 @@ while the trial's configuration, and trials.csv, keep the values searched), so a
 schedule, not in its first epochs. Rungs are at budgets b, b*eta, b*eta^2, ... up to max_epochs / eta, and max_epochs
 (`rung_budgets`: b = grace_period, eta = reduction_factor).
 
-Promotion is ASHA's (Li et al. 2020), from scratch: whenever Tune asks for a trial, the searcher looks from the
-highest rung down for a configuration in the top 1/eta of the results its rung has so far that has not been
-promoted yet, and proposes it at the next budget as a new trial; only when none exists does it draw a new
-configuration for the bottom rung, so no worker waits while a promotable configuration exists. After
+Promotion is ASHA's (Li et al. 2020): whenever Tune asks for a trial, the searcher looks from the highest rung down
+for a configuration in the top 1/eta of the results its rung has so far that has not been promoted yet, and
+proposes it at the next budget as a new trial; only when none exists does it draw a new configuration for the
+bottom rung, so no worker waits while a promotable configuration exists. The promoted trial trains from scratch
+(search_options promotion="scratch", the default), or continues (promotion="continue") from the last checkpoint of
+the configuration's trial at the rung below (named in its config, CONTINUED_FROM; that trial is CONTINUABLE: its
+last checkpoint keeps its last weights and optimizer), training only the added epochs with a fresh schedule laid
+over them (a warm restart: train.fit's start_from). After
 num_samples configurations, with nothing running, each rung promotes its top ceil(n/eta) (a search of fewer than
 eta^k configurations still trains its best to max_epochs); then the search ends.
 
@@ -30,13 +34,16 @@ import numpy as np
 from typing import TYPE_CHECKING, Any
 
 from tuner import select
-from tuner.runfolder import RUNG_KEY
+from tuner.runfolder import CONTINUABLE, CONTINUED_FROM, RUNG_KEY
 
 if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
 
 RANDOM_FRACTION = 1 / 3  # BOHB's default share of random configurations beside the model's
-OPTIONS = ("sampler", "random_fraction", "n_startup_trials", "finalists", "brackets")  # search_options the budgeted search reads
+OPTIONS = ("sampler", "random_fraction", "n_startup_trials", "finalists", "brackets", "promotion")  # search_options
+#   the budgeted search reads
+PROMOTIONS = ("scratch", "continue")  # search_options promotion: a promoted configuration trains from scratch at the
+#   next budget, or continues from its trial at the rung below (the added epochs only); the first is the default
 FINALISTS = 1  # configurations the search trains to the full budget at least (search_options finalists)
 REDRAWS = 20  # draws a new configuration gets to differ from every earlier one (a finite space may run out)
 
@@ -75,20 +82,26 @@ def bracket_weights(rungs: int, eta: float, brackets: int) -> list[int]:
     return [math.ceil(rungs / (rungs - r) * eta ** (rungs - 1 - r)) for r in range(max(1, min(brackets, rungs)))]
 
 
-def expected_runs(sweep: Sweep) -> list[float]:
-    """Trials a budgeted search runs at each rung, about: each bracket's share of num_samples at its first rung,
-    1/eta^k of them again k rungs up, and at least `finalists` of each bracket at the full budget."""
+def bracket_runs(sweep: Sweep) -> list[list[float]]:
+    """Trials each bracket runs at each rung, about: its share of num_samples at its first rung, 1/eta^k of them again
+    k rungs up, and at least `finalists` of them at the full budget."""
     rungs, eta, options = sweep_rungs(sweep), sweep.reduction_factor, sweep.search_options
     weights = bracket_weights(len(rungs), eta, int(options.get("brackets", 1)))
-    runs = [0.0] * len(rungs)
+    brackets = []
     for start, weight in enumerate(weights):
-        first = sweep.samples * weight / sum(weights)
+        first, runs = sweep.samples * weight / sum(weights), [0.0] * len(rungs)
         for k in range(start, len(rungs)):
             n = first / eta ** (k - start)
             if k == len(rungs) - 1 and k > start:
                 n = min(first, max(n, int(options.get("finalists", FINALISTS))))
-            runs[k] += n
-    return runs
+            runs[k] = n
+        brackets.append(runs)
+    return brackets
+
+
+def expected_runs(sweep: Sweep) -> list[float]:
+    """Trials a budgeted search runs at each rung, about (bracket_runs summed)."""
+    return [sum(runs) for runs in zip(*bracket_runs(sweep))]
 
 
 def expected_trials(sweep: Sweep) -> int:
@@ -96,8 +109,14 @@ def expected_trials(sweep: Sweep) -> int:
 
 
 def expected_epochs_per_configuration(sweep: Sweep) -> float:
-    """Trial-epochs per configuration drawn: every rung's trials from scratch at that rung's budget."""
-    return sum(n * budget for n, budget in zip(expected_runs(sweep), sweep_rungs(sweep))) / max(1, sweep.samples)
+    """Trial-epochs per configuration drawn: a trial at its bracket's first rung trains that rung's budget; a promoted
+    one trains the next budget from scratch, or (promotion="continue") the epochs it adds to the rung below."""
+    rungs, total = sweep_rungs(sweep), 0.0
+    continues = sweep.search_options.get("promotion") == "continue"
+    for start, runs in enumerate(bracket_runs(sweep)):
+        for k, n in enumerate(runs):
+            total += n * (rungs[k] - (rungs[k - 1] if continues and k > start else 0))
+    return total / max(1, sweep.samples)
 
 
 def bound(sweep: Sweep) -> int:
@@ -129,6 +148,7 @@ def budgeted_searcher_class() -> type:
             self.tpe = {k: v for k, v in self.tpe.items() if k not in OPTIONS}
             self.min_points = int(options.get("n_startup_trials", max(3, min(10, sweep.samples // 4))))
             self.finalists = int(options.get("finalists", FINALISTS))
+            self.continues = options.get("promotion", PROMOTIONS[0]) == "continue"
             self.weights = bracket_weights(len(self.rungs), self.eta, int(options.get("brackets", 1)))
             self.bracket_of: list[int] = []  # each configuration's bracket: the rung it starts at
             self.full_epochs = sweep.max_epochs
@@ -166,7 +186,7 @@ def budgeted_searcher_class() -> type:
                     index = promotable(results, self.promoted[rung], self.eta, self._metric, ending, at_least)
                     if index is not None:
                         self.promoted[rung].add(index)
-                        return self._trial(trial_id, index, rung + 1)
+                        return self._trial(trial_id, index, rung + 1, self._trial_at(index, rung))
             if len(self.configs) < self.samples:
                 self.configs.append(self._draw())
                 self.bracket_of.append(self._next_bracket())
@@ -210,12 +230,20 @@ def budgeted_searcher_class() -> type:
                         self._tell(rung, self.configs[index], value)
 
         # -- the parts
-        def _trial(self, trial_id: str, index: int, rung: int) -> dict[str, Any]:
+        def _trial(self, trial_id: str, index: int, rung: int, donor: str | None = None) -> dict[str, Any]:
+            """Configuration `index` at `rung`; `donor`: its trial at the rung below (a promotion)."""
             self.trials[trial_id] = (index, rung)
             epochs = self.rungs[rung]
             params = self.configs[index]
             short = {"schedule_for": self.full_epochs} if epochs < self.full_epochs else {}
-            return {**params, **short, "epochs": epochs, RUNG_KEY: rung}
+            chain = {}
+            if self.continues:
+                chain = {CONTINUED_FROM: donor} if donor else {}
+                chain.update({CONTINUABLE: True} if rung < len(self.rungs) - 1 else {})
+            return {**params, **short, "epochs": epochs, RUNG_KEY: rung, **chain}
+
+        def _trial_at(self, index: int, rung: int) -> str:
+            return next(t for t, (i, r) in self.trials.items() if (i, r) == (index, rung))
 
         def _next_bracket(self) -> int:
             """The bracket furthest behind its HyperBand share (the first one on a tie)."""

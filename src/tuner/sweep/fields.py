@@ -126,7 +126,7 @@ def _type_text(annotation: Any) -> str:
 def _validate_budgeted(sweep: Sweep, fail: Callable[[str], None]) -> None:
     """A budgeted search proposes each trial's budget itself: no trial scheduler beside it, a space of Ray Tune
     domains (no grid, no define-by-run function), one metric."""
-    from tuner.search.budgeted import OPTIONS
+    from tuner.search.budgeted import OPTIONS, PROMOTIONS
     from tuner.search.space import is_grid
 
     if sweep.trial_scheduler != "none":
@@ -142,6 +142,9 @@ def _validate_budgeted(sweep: Sweep, fail: Callable[[str], None]) -> None:
         fail(f"search_options: {unknown[0]!r} is not one of {', '.join(OPTIONS)} (search={sweep.search!r})")
     if sweep.search_options.get("sampler", "tpe") not in ("tpe", "random"):
         fail(f"search_options: sampler for search={sweep.search!r} is 'tpe' or 'random'")
+    if sweep.search_options.get("promotion", PROMOTIONS[0]) not in PROMOTIONS:
+        fail(f"search_options: promotion for search={sweep.search!r} is 'scratch' or 'continue', got "
+             f"{sweep.search_options['promotion']!r}")
     for key in ("brackets", "finalists", "n_startup_trials"):
         value = sweep.search_options.get(key, 1)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

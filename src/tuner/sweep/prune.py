@@ -5,7 +5,9 @@ the weights with Adam). One that ended by itself already saves train.loop.ended_
 time budget cut short saved the full state, since it could not know no epoch would follow. Once the phase's fit() has
 returned, Ray Tune's snapshot of the experiment says those trials TERMINATED, and neither `--resume` (which restarts
 unfinished and never finished trials) nor anything else trains them again: each of their checkpoints is rewritten as
-its ended state. Trials that errored or were interrupted keep everything (they may still be resumed).
+its ended state. Trials that errored or were interrupted keep everything (they may still be resumed), and so do a
+budgeted search's continuable trials while its phase was interrupted: a promotion proposed after `--resume` continues
+from their last state (weights and optimizer); once the phase ends they are slimmed too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from tuner.runfolder import CHECKPOINT_PREFIX, STATE_FILE
+from tuner.runfolder import CHECKPOINT_PREFIX, CONTINUABLE, STATE_FILE
 
 
 def prune_ended(grid: Any, ended: Any) -> int:
@@ -24,6 +26,8 @@ def prune_ended(grid: Any, ended: Any) -> int:
     for result in grid:
         trial_id = (result.metrics or {}).get("trial_id")
         if result.error is not None or trial_id is None or ended.unfinished(trial_id):
+            continue
+        if ended.signal and (result.config or {}).get(CONTINUABLE):  # a promotion after --resume continues it
             continue
         checkpoints = {c.path: c for c, _ in (result.best_checkpoints or [])}
         if result.checkpoint is not None:

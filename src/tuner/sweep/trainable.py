@@ -2,7 +2,9 @@
 
 It restores from Tune's checkpoint if the trial is being retried or resumed, trains on the
 data set the driver put into the object store once (tune.with_parameters), and reports
-every epoch with a checkpoint holding the full resumable state.
+every epoch with a checkpoint holding the full resumable state. A budgeted search's promotion by continuation
+(config CONTINUED_FROM) starts from the last checkpoint of the trial it names, read through Ray's storage (a local
+folder or a URI, as Tune wrote it); a CONTINUABLE trial's last checkpoint keeps its last weights and optimizer.
 
 A configuration that cannot run (a UserError: the sweep's checks before Ray start catch these, but a
 define-by-run space can still propose one they did not sample) is reported once with status
@@ -12,6 +14,7 @@ for crashes and lost processes or nodes.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import tempfile
@@ -25,7 +28,8 @@ from ray import tune
 
 from tuner.errors import UserError
 from tuner.sweep import owncode
-from tuner.runfolder import PBT_PATH, RECORDED_FILE, STATE_FILE, path_text, training_values, trial_id_of
+from tuner.runfolder import (CHECKPOINT_PREFIX, CONTINUABLE, CONTINUED_FROM, PBT_PATH, RECORDED_FILE, STATE_FILE,
+                             path_text, training_values, trial_dirname, trial_id_of)
 from tuner.status import FitEnd
 from tuner.train.checks import validate
 from tuner.train.config import TrainConfig
@@ -67,6 +71,22 @@ def metrics(record: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
     return reported
 
 
+def donor_state(trial_id: str) -> dict[str, Any]:
+    """The state in the last checkpoint of this experiment's trial `trial_id` (the highest checkpoint_* folder: Tune
+    keeps the latest ones), read from the storage Tune writes to (pyarrow's filesystem, as Ray's)."""
+    import pyarrow.fs
+
+    storage = tune.get_context().get_storage()
+    fs, folder = storage.storage_filesystem, f"{storage.experiment_fs_path}/{trial_dirname(trial_id)}"
+    found = fs.get_file_info(pyarrow.fs.FileSelector(folder, allow_not_found=True))
+    names = sorted(i.base_name for i in found if i.base_name.startswith(CHECKPOINT_PREFIX) and i.type ==
+                   pyarrow.fs.FileType.Directory)
+    if not names:
+        raise RuntimeError(f"trial {trial_id} left no checkpoint in {folder} to continue from")
+    with fs.open_input_stream(f"{folder}/{names[-1]}/{STATE_FILE}") as stream:
+        return torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
+
+
 def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) -> None:
     """Train one trial's configuration (a retried or resumed one from its checkpoint), reporting every epoch. `code`:
     the sweep's own functions this process cannot import (tuner.sweep.owncode)."""
@@ -84,6 +104,7 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
     resume, unrecorded = restored_state(checkpoint) if checkpoint else (None, [])
     for record in unrecorded:  # trained before a driver was killed, its result lost: reported, not trained again
         tune.report(metrics(record, resume))
+    start_from = donor_state(config[CONTINUED_FROM]) if resume is None and config.get(CONTINUED_FROM) else None
 
     def report(record: dict[str, Any], state: Any) -> None:
         with tempfile.TemporaryDirectory() as folder:
@@ -92,7 +113,8 @@ def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) 
             tune.report(metrics(record, saved), checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:
-        fit(cfg, data, on_epoch=report, resume=resume)
+        fit(cfg, data, on_epoch=report, resume=resume, start_from=start_from,
+            keep_last_state=bool(config.get(CONTINUABLE)))
     except UserError as exc:  # raised while building the run (model, splits), before any epoch
         _report_config_error(exc)
 

@@ -8,7 +8,9 @@ Every epoch reports `train_loss train_acc val_loss val_acc lr epoch_time_s` thro
 validation accuracy under 1.5x chance or not rising: a slow start, such as plain SGD at lr .01 on a CNN, keeps
 its loss near ln(num_classes) for epochs while its accuracy climbs, and is not stuck). `fit` can resume
 from the state passed to `on_epoch`'s checkpoint function and ends bit-for-bit where an
-uninterrupted run would.
+uninterrupted run would. It can also continue another run (`start_from`: a budgeted search's promotion by
+continuation): that run's last weights and optimizer state, its epochs counted on, a fresh schedule laid over the
+added epochs (a warm restart).
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ class FitResult:
 class Run:
     """One fit() call's objects; small methods so the epoch loop reads top to bottom."""
 
-    def __init__(self, cfg: TrainConfig, dataset: Dataset):
+    def __init__(self, cfg: TrainConfig, dataset: Dataset, start_epoch: int = 0, keep_last: bool = False):
         self.cfg = cfg
+        self.start_epoch = start_epoch  # epochs another run trained before this one continued it (start_from)
+        self.keep_last = keep_last  # the state a run ends with keeps its last weights and optimizer
+        self.schedule_cfg = added_epochs(cfg, start_epoch)
         self.device = resolve_device(cfg.device)
         self.choice = resolve_path(cfg, self.device, dataset.image_shape, dataset.num_classes,
                                    trial_steps(cfg, dataset))
@@ -97,7 +102,7 @@ class Run:
         self.num_params = models.count_parameters(model)
         self.optimizer = optim.build_optimizer(model.parameters(), cfg)
         self.steps_per_epoch = math.ceil(len(self.train_data) / cfg.batch_size)
-        self.schedule = optim.Schedule(self.optimizer, cfg, self.steps_per_epoch)
+        self.schedule = optim.Schedule(self.optimizer, self.schedule_cfg, self.steps_per_epoch)
         self.scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
         self.aug = augment_lib.get(cfg.augment)
         self.chance_loss = math.log(self.num_classes)
@@ -109,7 +114,7 @@ class Run:
 
     def state(self) -> dict[str, Any]:
         """Everything a resume needs to go on bit for bit; once the run has ended by itself (no epoch follows), its
-        ended_state."""
+        ended_state (unless keep_last: a run another may continue keeps everything)."""
         rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state().cpu()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
@@ -117,8 +122,8 @@ class Run:
                  "tracker": copy.deepcopy(self.tracker.__dict__), "best_model": _clone_state(self.best_weights),
                  "normalizer": {"mean": self.normalizer.mean, "std": self.normalizer.std},
                  "num_classes": self.num_classes, "training_path": self.choice.path.name,
-                 "model": _clone_state(self.model.state_dict())}
-        if _last_status(self) != FitEnd.RUNNING:
+                 "model": _clone_state(self.model.state_dict()), "start_epoch": self.start_epoch}
+        if _last_status(self) != FitEnd.RUNNING and not self.keep_last:
             return ended_state(state)
         return {**state, "optimizer": _to_cpu(self.optimizer.state_dict()),
                 "schedule": _to_cpu(self.schedule.state_dict()),
@@ -142,6 +147,21 @@ class Run:
         self.epoch = state["epoch"]
         self.rebase(state)
 
+    def continue_from(self, state: dict[str, Any]) -> None:
+        """Start from another run's last epoch: its weights, its optimizer's moments and its random streams; the
+        learning rate starts again from the base rate on a schedule laid over the added epochs (optim.rebase with
+        no epochs done: a warm restart), and the best epoch, early stopping and stuck counters start afresh."""
+        if "optimizer" not in state or "model" not in state:
+            raise ValueError("start_from needs a state with the last epoch's weights and optimizer (a running "
+                             "run's state, or one kept with keep_last_state), not an ended run's")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule = optim.rebase(self.optimizer, self.schedule_cfg, self.steps_per_epoch, [])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        self.best_weights = _clone_state(self.model.state_dict())
+        self.epoch = state["epoch"]
+
     def rebase(self, state: dict[str, Any]) -> None:
         """A population-based scheduler restarts a trial from a state (its own or another trial's, named by
         state[COPIED_FROM]) with new values of PERTURBABLE in self.cfg: they go on the restored optimizer,
@@ -153,7 +173,7 @@ class Run:
             return
         if changed:
             losses = [r["val_loss"] for r in self.tracker.history]
-            self.schedule = optim.rebase(self.optimizer, self.cfg, self.steps_per_epoch, losses)
+            self.schedule = optim.rebase(self.optimizer, self.schedule_cfg, self.steps_per_epoch, losses)
         self.tracker.path.append({"epoch": self.epoch, "from": state.get(COPIED_FROM, ""), **changed})
 
     # -- one epoch
@@ -245,6 +265,14 @@ class Run:
         return record
 
 
+def added_epochs(cfg: TrainConfig, start_epoch: int) -> TrainConfig:
+    """The settings the schedule of a run continuing another from `start_epoch` runs with: laid over the epochs it
+    adds (start_epoch+1 .. cfg.epochs), from settings written for schedule_for (or cfg.epochs) epochs."""
+    if not start_epoch:
+        return cfg
+    return cfg.replace(epochs=cfg.epochs - start_epoch, schedule_for=cfg.schedule_for or cfg.epochs)
+
+
 def trial_steps(cfg: TrainConfig, dataset: Dataset) -> int:
     """Training steps in a run of cfg.epochs (what a compile's time is spread over)."""
     images = min(cfg.subset or len(dataset.y_train), len(dataset.y_train)) * (1 - cfg.val_fraction)
@@ -277,17 +305,28 @@ def _to_cpu(obj: Any) -> Any:
 
 
 def fit(config: TrainConfig | dict[str, Any], data: Dataset | None = None, on_epoch: OnEpoch | None = None,
-        resume: dict[str, Any] | None = None, data_dir: str | None = None) -> FitResult:
+        resume: dict[str, Any] | None = None, data_dir: str | None = None, start_from: dict[str, Any] | None = None,
+        keep_last_state: bool = False) -> FitResult:
     """Train one configuration. `data` defaults to loading `config.data`; `resume` is a state from on_epoch (a
-    config whose lr, momentum or weight decay differ from the state's takes them on from there: Run.rebase)."""
+    config whose lr, momentum or weight decay differ from the state's takes them on from there: Run.rebase).
+    `start_from` is another run's state (on_epoch's, before that run ended, or kept by keep_last_state): this run
+    continues it (Run.continue_from), trains epochs state epoch+1 .. config.epochs and reports them under those
+    numbers. `keep_last_state`: the state this run ends with keeps its last weights and optimizer, so that another
+    run can start from it (an ended run's state otherwise keeps only the best epoch's weights: ended_state)."""
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     validate(cfg)
     dataset = data if data is not None else datasets.load(cfg.data, data_dir)
-    if resume is not None and resume.get("training_path"):  # go on as it started, bit for bit
-        cfg = pinned(cfg, resume["training_path"])
-    run = Run(cfg, dataset)
+    origin = resume if resume is not None else start_from
+    if origin is not None and origin.get("training_path"):  # go on as it started, bit for bit
+        cfg = pinned(cfg, origin["training_path"])
+    start_epoch = resume.get("start_epoch", 0) if resume is not None else start_from["epoch"] if start_from else 0
+    if start_epoch >= cfg.epochs:
+        raise ValueError(f"start_from: the state is at epoch {start_epoch}, epochs={cfg.epochs} adds none")
+    run = Run(cfg, dataset, start_epoch, keep_last_state)
     if resume is not None:
         run.restore(resume)
+    elif start_from is not None:
+        run.continue_from(start_from)
     status = _last_status(run)
     ended = resume is not None and "optimizer" not in resume  # an ended run's state (ended_state): no epoch follows
     while status == FitEnd.RUNNING and not ended:
@@ -295,12 +334,13 @@ def fit(config: TrainConfig | dict[str, Any], data: Dataset | None = None, on_ep
         status = record["status"]
         if on_epoch is not None:
             on_epoch(record, run.state)
+    state = run.state()  # before the best weights are put back: keep_last_state keeps the last epoch's
     if cfg.restore_best:
         run.model.load_state_dict(run.best_weights)
     history = run.tracker.history
     best = next((r for r in history if r["epoch"] == run.tracker.best_epoch), history[-1] if history else {})
     return FitResult(status, history, best, run.model, run.normalizer, cfg, run.num_params, str(run.device),
-                     run.precision, run.state())
+                     run.precision, state)
 
 
 def _last_status(run: Run) -> str:
