@@ -97,8 +97,8 @@ class TrialEnds(Callback):
 
 
 class CheckpointsOnDisk(Callback):
-    """--resume continues each unfinished trial from the checkpoint of the last epoch the run folder records, where
-    Ray's snapshot names another. Ray copies its snapshot and the trials' result.json files into the run folder
+    """--resume continues each unfinished trial from the newest checkpoint its process wrote that loads, where Ray's
+    snapshot names another. Ray copies its snapshot and the trials' result.json files into the run folder
     together, in a background thread, while trial processes write their checkpoints there directly and the driver
     deletes a trial's older checkpoint as soon as it registers a newer one (num_to_keep 1). A driver killed in between
     leaves a snapshot that names a checkpoint that is gone (Ray's restore then fails the trial at every retry: lost),
