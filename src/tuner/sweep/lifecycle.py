@@ -11,7 +11,6 @@ not ended before it, was cut off.
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 from ray.tune import Callback
 
 from tuner.runfolder import CHECKPOINT_PREFIX, RECORDED_FILE, STATE_FILE
+from tuner.sweep.storage import read_state
 
 INTERRUPTS: dict[str, str] = {}  # "last": the signal the command received last (tuner.sweep.cli notes it)
 
@@ -151,16 +151,8 @@ def mend_checkpoint(filesystem: Any, path: str, recorded_epoch: int) -> bool:
 
 def _state_epoch(filesystem: Any, folder: str) -> int | None:
     """The epoch a checkpoint's state.pt holds; None if it is missing or unreadable (written halfway)."""
-    import torch
-    from pyarrow import fs
-
     try:
-        if isinstance(filesystem, fs.LocalFileSystem):
-            state = torch.load(f"{folder}/{STATE_FILE}", map_location="cpu", weights_only=True, mmap=True)
-        else:
-            with filesystem.open_input_stream(f"{folder}/{STATE_FILE}") as stream:
-                state = torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
-        return int(state["epoch"])
+        return int(read_state(filesystem, f"{folder}/{STATE_FILE}")["epoch"])
     except Exception:  # noqa: BLE001 - any unreadable checkpoint is passed over
         return None
 

@@ -16,6 +16,7 @@ import io
 from typing import Any
 
 from tuner.runfolder import CHECKPOINT_PREFIX, CONTINUABLE, STATE_FILE
+from tuner.sweep.storage import read_state
 
 
 def prune_ended(grid: Any, ended: Any) -> int:
@@ -60,8 +61,7 @@ def _slim(fs: Any, path: str) -> bool:
 
     if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
         return False
-    with fs.open_input_stream(path) as stream:
-        state = torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
+    state = read_state(fs, path)
     slim = ended_state(state)
     if slim.keys() == state.keys():
         return False

@@ -10,14 +10,28 @@ and restores Ray's experiment from the URI. Filesystems are pyarrow's, the ones 
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from tuner.errors import UserError
 
 PARTIAL = ".partial-"  # a file being copied to a URI, renamed once whole
+
+
+def read_state(filesystem: Any, path: str) -> dict[str, Any]:
+    """A checkpoint's state.pt at `path` on a pyarrow filesystem (Ray's storage: a local folder or a URI), on the
+    CPU; raises if it is missing or unreadable (written halfway)."""
+    import torch
+    from pyarrow import fs
+
+    if isinstance(filesystem, fs.LocalFileSystem):
+        return torch.load(path, map_location="cpu", weights_only=True)
+    with filesystem.open_input_stream(path) as stream:
+        return torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
 
 
 def is_uri(location: str | Path | None) -> bool:

@@ -14,7 +14,6 @@ for crashes and lost processes or nodes.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import tempfile
@@ -28,6 +27,7 @@ from ray import tune
 
 from tuner.errors import UserError
 from tuner.sweep import owncode
+from tuner.sweep.storage import read_state
 from tuner.runfolder import (CHECKPOINT_PREFIX, CONTINUABLE, CONTINUED_FROM, PBT_PATH, RECORDED_FILE, STATE_FILE,
                              path_text, training_values, trial_dirname, trial_id_of)
 from tuner.status import FitEnd
@@ -83,8 +83,7 @@ def donor_state(trial_id: str) -> dict[str, Any]:
                    pyarrow.fs.FileType.Directory)
     if not names:
         raise RuntimeError(f"trial {trial_id} left no checkpoint in {folder} to continue from")
-    with fs.open_input_stream(f"{folder}/{names[-1]}/{STATE_FILE}") as stream:
-        return torch.load(io.BytesIO(stream.read()), map_location="cpu", weights_only=True)
+    return read_state(fs, f"{folder}/{names[-1]}/{STATE_FILE}")
 
 
 def run_trial(config: dict[str, Any], data: Dataset, code: bytes | None = None) -> None:
