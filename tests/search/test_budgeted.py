@@ -43,6 +43,22 @@ def test_the_cost_model_counts_each_rung_from_scratch():
     assert expected_trial_epochs(hedged) == pytest.approx(27 * 1 + (9 + 15) * 3 + (3 + 5) * 25)
 
 
+def test_the_share_kept_sets_each_rungs_trials_and_what_is_promotable():
+    """search_options keep: half of a rung promoted while budgets still grow by 3: 24 x 1 + 12 x 3 + 6 x 12."""
+    from ray import tune
+
+    sweep = Sweep(search="budgeted", space={"lr": tune.loguniform(1e-3, 1.0)}, num_samples=24, max_epochs=12,
+                  search_options={"keep": 0.5})
+    assert expected_trial_epochs(sweep) == pytest.approx(24 + 12 * 3 + 6 * 12)
+    found = searcher(9, search_options={"keep": 0.5})
+    running = [Trial(found, f"t{i}") for i in range(4)]
+    finish(found, running[0], 0.5)
+    assert Trial(found, "t4").config["rung"] == 0  # one result: floor(1 / 2) = 0 promotable
+    finish(found, running[1], 0.9)
+    promoted = Trial(found, "t5")  # two results: floor(2 / 2) = 1, where eta 3 would promote none
+    assert promoted.config["rung"] == 1 and promoted.config["lr"] == running[1].config["lr"]
+
+
 def test_the_cost_model_counts_a_continued_promotion_by_the_epochs_it_adds():
     """promotion="continue": 27 x 1 + 9 x (3 - 1) + 3 x (25 - 3); a bracket's first rung still trains from scratch."""
     from ray import tune

@@ -109,6 +109,8 @@ BAD_FILES = {
                                "search_options={'brackets': 0})", "brackets must be a whole number of at least 1"),
     "budgeted_fraction": ("sweep = Sweep(search='budgeted', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
                           "search_options={'random_fraction': 1.5})", "random_fraction must be a number from 0 to 1"),
+    "budgeted_keep": ("sweep = Sweep(search='budgeted', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
+                      "search_options={'keep': 1})", "keep (the share of a rung promoted) must be a number above 0"),
     "budgeted_promotion": ("sweep = Sweep(search='budgeted', space={'lr': tune.loguniform(1e-3, 1e-1)}, "
                            "search_options={'promotion': 'resume'})",
                            "promotion for search='budgeted' is 'scratch' or 'continue', got 'resume'"),

@@ -8,15 +8,15 @@ schedule, not in its first epochs. Rungs are at budgets b, b*eta, b*eta^2, ... u
 (`rung_budgets`: b = grace_period, eta = reduction_factor).
 
 Promotion is ASHA's (Li et al. 2020): whenever Tune asks for a trial, the searcher looks from the highest rung down
-for a configuration in the top 1/eta of the results its rung has so far that has not been promoted yet, and
-proposes it at the next budget as a new trial; only when none exists does it draw a new configuration for the
-bottom rung, so no worker waits while a promotable configuration exists. The promoted trial trains from scratch
-(search_options promotion="scratch", the default), or continues (promotion="continue") from the last checkpoint of
-the configuration's trial at the rung below (named in its config, CONTINUED_FROM; that trial is CONTINUABLE: its
-last checkpoint keeps its last weights and optimizer), training only the added epochs with a fresh schedule laid
-over them (a warm restart: train.fit's start_from). After
-num_samples configurations, with nothing running, each rung promotes its top ceil(n/eta) (a search of fewer than
-eta^k configurations still trains its best to max_epochs); then the search ends.
+for a configuration in the top 1/eta (search_options keep: another share) of the results its rung has so far that
+has not been promoted yet, and proposes it at the next budget as a new trial; only when none exists does it draw a
+new configuration for the bottom rung, so no worker waits while a promotable configuration exists. The promoted
+trial trains from scratch (search_options promotion="scratch", the default), or continues (promotion="continue")
+from the last checkpoint of the configuration's trial at the rung below (named in its config, CONTINUED_FROM; that
+trial is CONTINUABLE: its last checkpoint keeps its last weights and optimizer), training only the added epochs
+with a fresh schedule laid over them (a warm restart: train.fit's start_from). After num_samples configurations, with
+nothing running, each rung promotes its top ceil(n/eta) (a search of fewer than eta^k configurations still trains
+its best to max_epochs); then the search ends.
 
 New configurations come from a TPE model (tuner's TPE settings) fitted on the highest rung with enough results
 (BOHB's rule, Falkner et al. 2018), or at random (search_options random_fraction, 1/3 as in BOHB; sampler="random"
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from tuner.sweep.spec import Sweep
 
 RANDOM_FRACTION = 1 / 3  # BOHB's default share of random configurations beside the model's
-OPTIONS = ("sampler", "random_fraction", "n_startup_trials", "finalists", "brackets", "promotion")  # search_options
-#   the budgeted search reads
+OPTIONS = ("sampler", "random_fraction", "n_startup_trials", "finalists", "brackets", "promotion",
+           "keep")  # search_options the budgeted search reads
 PROMOTIONS = ("scratch", "continue")  # search_options promotion: a promoted configuration trains from scratch at the
 #   next budget, or continues from its trial at the rung below (the added epochs only); the first is the default
 FINALISTS = 1  # configurations the search trains to the full budget at least (search_options finalists)
@@ -63,6 +63,11 @@ def rung_budgets(grace_period: int, reduction_factor: float, max_epochs: int) ->
 
 def sweep_rungs(sweep: Sweep) -> list[int]:
     return rung_budgets(sweep.grace_period, sweep.reduction_factor, sweep.max_epochs)
+
+
+def kept_share(sweep: Sweep) -> float:
+    """The share of a rung's configurations promoted to the next (search_options keep; 1/eta by default, ASHA's)."""
+    return float(sweep.search_options.get("keep", 1 / sweep.reduction_factor))
 
 
 def promotable(results: list[tuple[int, float]], promoted: set[int], eta: float, metric: str,
@@ -91,7 +96,7 @@ def bracket_runs(sweep: Sweep) -> list[list[float]]:
     for start, weight in enumerate(weights):
         first, runs = sweep.samples * weight / sum(weights), [0.0] * len(rungs)
         for k in range(start, len(rungs)):
-            n = first / eta ** (k - start)
+            n = first * kept_share(sweep) ** (k - start)
             if k == len(rungs) - 1 and k > start:
                 n = min(first, max(n, int(options.get("finalists", FINALISTS))))
             runs[k] = n
@@ -141,6 +146,7 @@ def budgeted_searcher_class() -> type:
             quiet_optuna()
             self.rungs = sweep_rungs(sweep)
             self.eta, self.samples, self.seed = sweep.reduction_factor, sweep.samples, sweep.search_seed
+            self.keep_eta = 1 / kept_share(sweep)
             options = sweep.search_options
             self.random_only = options.get("sampler") == "random"
             self.random_fraction = float(options.get("random_fraction", RANDOM_FRACTION))
@@ -183,7 +189,7 @@ def budgeted_searcher_class() -> type:
                 at_least = self.finalists if rung == len(self.rungs) - 2 else 0
                 for bracket in range(min(rung + 1, len(self.weights))):  # promotions within a bracket
                     results = [r for r in self.results[rung] if self.bracket_of[r[0]] == bracket]
-                    index = promotable(results, self.promoted[rung], self.eta, self._metric, ending, at_least)
+                    index = promotable(results, self.promoted[rung], self.keep_eta, self._metric, ending, at_least)
                     if index is not None:
                         self.promoted[rung].add(index)
                         return self._trial(trial_id, index, rung + 1, self._trial_at(index, rung))

@@ -152,6 +152,9 @@ def _validate_budgeted(sweep: Sweep, fail: Callable[[str], None]) -> None:
     fraction = sweep.search_options.get("random_fraction", 0.0)
     if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
         fail(f"search_options: random_fraction must be a number from 0 to 1, got {fraction!r}")
+    keep = sweep.search_options.get("keep", 0.5)
+    if not isinstance(keep, (int, float)) or isinstance(keep, bool) or not 0 < keep < 1:
+        fail(f"search_options: keep (the share of a rung promoted) must be a number above 0 and below 1, got {keep!r}")
 
 
 def _validate_search_options(sweep: Sweep, fail: Callable[[str], None]) -> None:
