@@ -11,6 +11,7 @@ import torch
 
 from sweep_helpers import sweep_command, trial_results, write_sweep
 from test_fault_tolerance import Watch
+from test_sweep import journal_studies
 
 CONTINUE_SWEEP = """
     sweep = Sweep(data="synthetic", fixed={"hidden": (256, 256), "batch_size": 10, "scheduler": "cosine"},
@@ -51,6 +52,10 @@ def test_resume_mid_bracket_continues_every_promotion_and_repeats_nothing(local_
     after = trial_results(out)
     for trial_id, records in before.items():  # what ran before the signal is kept, not retrained from epoch 1
         assert [r["epoch"] for r in after[trial_id]][:len(records)] == [r["epoch"] for r in records]
+    studies = journal_studies(out)  # the journal, continued by the resumed search, holds each rung's results once
+    for rung, name in enumerate(["tiny rung 0 (1 epochs)", "tiny rung 1 (3 epochs)", "tiny"]):
+        told = [t.user_attrs["tuner.trial_id"] for t in studies[name]]
+        assert sorted(told) == sorted(search.index[search["rung"] == rung]), (name, told)
     states = list((out / "ray").glob("trial_*/checkpoint_*/state.pt"))
     assert len(states) >= 5
     for state in states:  # the phase over, their states are slimmed

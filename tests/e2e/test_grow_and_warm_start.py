@@ -120,4 +120,26 @@ def test_warm_start_tells_the_new_study_every_fitting_trial_and_why_the_others_w
     assert len(new_trials) == 2 and not set(new_trials["trial_id"]) & set(old_trials["trial_id"])  # not candidates
 
     assert "is not a tuner run folder" in fails(capsys, str(later), "--warm-start", str(tmp_path))
-    assert "needs an Optuna search" in fails(capsys, str(later), "--warm-start", str(old), "--set", "search=random")
+    assert "needs an Optuna or a budgeted search" in fails(capsys, str(later), "--warm-start", str(old), "--set",
+                                                           "search=random")
+
+
+def test_a_budgeted_search_is_warm_started_at_the_full_budget(grid_run, tmp_path, capsys):
+    """A budgeted search keeps its full budget's study under the sweep's name in the run folder's journal: the
+    earlier trials that fit are told there, beside the results of the new trials (each once, with its trial id)."""
+    old_trials = pd.read_csv(grid_run / "trials.csv")
+    fits = old_trials[(old_trials["config/lr"] >= 1e-3) & (old_trials["config/optimizer"] == "adam")]
+    later = write_sweep(tmp_path, f"""
+        sweep = Sweep(data="synthetic", fixed={{**{TINY}, "optimizer": "adam"}},
+                      space={{"lr": tune.loguniform(1e-3, 1e-1)}}, search="budgeted", num_samples=2, max_epochs=2)
+    """, name="later.py")
+    new = tmp_path / "new"
+    assert sweep_cli.main([str(later), "--results", str(new), "--warm-start", str(grid_run), "--no-report"]) == 0
+    assert f"warm start: {len(fits)} earlier trials given to the search" in capsys.readouterr().out
+    trials = study_of(new).trials  # rungs 2 epochs only (1 > 2 / 3): one study, the full budget's
+    warm = sorted(t.user_attrs["tuner.warm_start"].split()[-1] for t in trials if "tuner.warm_start" in t.user_attrs)
+    assert warm == sorted(fits["trial_id"])
+    new_trials = pd.read_csv(new / "trials.csv")
+    search = new_trials[new_trials["phase"] == "search"]
+    told = {t.user_attrs["tuner.trial_id"]: t.value for t in trials if "tuner.trial_id" in t.user_attrs}
+    assert told == pytest.approx(search.set_index("trial_id")["val_acc"].to_dict())

@@ -124,6 +124,22 @@ def test_budgeted_search_trains_rungs_from_scratch_and_chooses_at_the_full_budge
     compute = report_tables.compute_used(load_run(out))  # the report's compute: rungs as runs of their own length
     assert compute["rungs"] == [{"budget": 1, "trials": 3, "epochs": 3}, {"budget": 3, "trials": 1, "epochs": 3}]
     assert "the same 3 configurations run to 3 epochs would take 9" in report._compute_text(compute, load_run(out))
+    studies = journal_studies(out)  # the run folder's journal: a study per rung, each result told once
+    assert sorted(studies) == ["tiny", "tiny rung 0 (1 epochs)"]
+    told = {name: {t.user_attrs["tuner.trial_id"]: t.value for t in trials_} for name, trials_ in studies.items()}
+    assert told["tiny rung 0 (1 epochs)"] == pytest.approx(first.set_index("trial_id")["val_acc"].to_dict())
+    assert told["tiny"] == pytest.approx(second.set_index("trial_id")["val_acc"].to_dict())
+
+
+def journal_studies(out):
+    """Each study of RUN_DIR/optuna.journal by name: its COMPLETE trials."""
+    import optuna
+
+    from tuner.search.optuna_search import study_storage
+
+    storage = study_storage(out)
+    return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage).get_trials(
+        states=(optuna.trial.TrialState.COMPLETE,)) for s in optuna.get_all_study_summaries(storage)}
 
 
 def test_budgeted_search_promotes_by_continuation(local_ray, tmp_path, capsys, monkeypatch):

@@ -138,12 +138,12 @@ class Trial:
         self.id, self.config = trial_id, searcher.suggest(trial_id)
 
 
-def searcher(num_samples, space=None, **fields):
+def searcher(num_samples, space=None, storage=None, **fields):
     from ray import tune
 
     sweep = Sweep(search="budgeted", space=space or {"lr": tune.loguniform(1e-4, 1.0)}, num_samples=num_samples,
                   max_epochs=9, search_seed=0, **fields)
-    found = budgeted_searcher_class()(sweep)
+    found = budgeted_searcher_class()(sweep, storage)
     found.set_search_properties("val_acc", "max", sweep.param_space())
     return found
 
@@ -212,12 +212,12 @@ def test_the_search_waits_for_running_trials_and_ends_with_the_best_at_the_full_
 def test_new_configurations_come_from_the_model_of_the_highest_rung_with_enough_results():
     found = searcher(40, search_options={"n_startup_trials": 2, "random_fraction": 0.0})
     first = Trial(found, "a0")
-    assert -1 in found.studies and 0 not in found.studies  # no results yet: drawn at random
     finish(found, first, 0.1)
     finish(found, Trial(found, "a1"), 0.2)  # two results at rung 0 (none promotable: floor(2/3) = 0)
     assert len(found.studies[0].trials) == 2
     assert Trial(found, "b").config["rung"] == 0
-    assert len(found.studies[0].trials) == 3  # the proposal was asked of rung 0's model (told as a failed ask)
+    assert found.drawn_from == [-1, -1, 0]  # no results yet: at random; then rung 0's model (two results)
+    assert len(found.studies[0].trials) == 2  # a proposal is not a result: the rung's study holds results only
 
 
 def test_selection_ignores_short_runs():
@@ -251,6 +251,47 @@ def test_a_restored_searcher_proposes_what_the_saved_one_would(tmp_path, promoti
     again.restore(str(tmp_path / "searcher.pkl"))
     assert [again.suggest(f"n{i}") for i in range(3)] == [found.suggest(f"n{i}") for i in range(3)]
     assert again.trials == found.trials and again.results == found.results
+
+
+def test_a_restored_searcher_tells_the_run_folders_journal_each_result_once(tmp_path):
+    """The rungs' studies live in the run folder's journal, which a restored searcher opens again: the results it
+    tells again on restoring (its models are rebuilt from them) are there already, under their trial ids."""
+    import optuna
+
+    from tuner.search.optuna_search import study_storage
+
+    found = searcher(9, storage=study_storage(tmp_path))
+    trials = [Trial(found, f"t{i}") for i in range(3)]
+    for trial, value in zip(trials, (0.4, 0.9, 0.6)):
+        finish(found, trial, value)
+    found.save(str(tmp_path / "searcher.pkl"))
+    again = searcher(9, storage=study_storage(tmp_path))
+    again.restore(str(tmp_path / "searcher.pkl"))
+    Trial(again, "t3")  # proposes, so opens and tells its studies
+    study = optuna.load_study(study_name="sweep rung 0 (1 epochs)", storage=study_storage(tmp_path))
+    assert sorted((t.user_attrs["tuner.trial_id"], t.value) for t in study.trials) == [
+        ("t0", 0.4), ("t1", 0.9), ("t2", 0.6)]
+
+
+def test_a_warm_start_informs_the_full_budget_model_from_the_first_draw(tmp_path):
+    """--warm-start tells earlier trials to the journal's study under the sweep's name, which is the full budget's:
+    with enough of them, the first configuration is proposed by that rung's model, not at random."""
+    from tuner.search import warm
+    from tuner.search.optuna_search import study_storage
+
+    storage = study_storage(tmp_path)
+    found = searcher(9, storage=storage, search_options={"n_startup_trials": 3, "random_fraction": 0.0})
+    earlier = [warm.Evaluated(f"old t{i}", {"lr": lr}, found.distributions, "COMPLETE", value, {9: value})
+               for i, (lr, value) in enumerate([(1e-3, 0.5), (1e-2, 0.8), (1e-1, 0.9), (0.5, 0.3)])]
+    assert warm.tell(warm.open_study(found_sweep(found), storage), earlier) == 4
+    assert Trial(found, "t0").config["rung"] == 0 and found.drawn_from == [2]  # rungs 1, 3, 9: the top rung's model
+    alone = searcher(9, search_options={"n_startup_trials": 3, "random_fraction": 0.0})
+    Trial(alone, "t0")
+    assert alone.drawn_from == [-1]  # without them: at random
+
+
+def found_sweep(found):
+    return Sweep(name=found.name, search="budgeted", space={}, metric="val_acc")
 
 
 def test_brackets_take_hyperbands_shares_and_promote_within_their_own_bracket():

@@ -23,6 +23,8 @@ New configurations come from a TPE model (tuner's TPE settings) fitted on the hi
 draws every one at random). A trial's score at its rung is its best epoch's value of the sweep's metric.
 
 Only trials at the full budget compete for the choice (tuner.select, rule 2); trials.csv names each trial's rung.
+Each rung's results live in an Optuna study, in the run folder's journal where the sweep has one: the full budget's
+under the sweep's name (where --warm-start tells earlier trials), a lower rung's under the name and its budget.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ OPTIONS = ("sampler", "random_fraction", "n_startup_trials", "finalists", "brack
 PROMOTIONS = ("scratch", "continue")  # search_options promotion: a promoted configuration trains from scratch at the
 #   next budget, or continues from its trial at the rung below (the added epochs only); the first is the default
 FINALISTS = 1  # configurations the search trains to the full budget at least (search_options finalists)
+TRIAL_ATTR = "tuner.trial_id"  # user attributes of a rung study's trial: the Tune trial it ran as, and its budget
+EPOCHS_ATTR = "tuner.epochs"
 REDRAWS = 20  # draws a new configuration gets to differ from every earlier one (a finite space may run out)
 
 
@@ -134,16 +138,17 @@ def budgeted_searcher_class() -> type:
     from ray.tune.search import Searcher
     from ray.tune.search.optuna import OptunaSearch
 
-    from tuner.search.optuna_search import quiet_optuna, tpe_settings
+    from tuner.search.optuna_search import quiet_optuna, study_name, tpe_settings
 
     class BudgetedSearcher(Searcher):
         """Proposes (configuration, budget) trials: promotions first (ASHA), then new bottom-rung configurations
         (TPE on the highest rung with enough results, or random)."""
 
-        def __init__(self, sweep: Sweep):
+        def __init__(self, sweep: Sweep, storage: Any = None):
             metric, mode = sweep.metric, select.direction(sweep.metric)
             super().__init__(metric=metric, mode=mode)
             quiet_optuna()
+            self.storage, self.name = storage, study_name(sweep)
             self.rungs = sweep_rungs(sweep)
             self.eta, self.samples, self.seed = sweep.reduction_factor, sweep.samples, sweep.search_seed
             self.keep_eta = 1 / kept_share(sweep)
@@ -161,11 +166,13 @@ def budgeted_searcher_class() -> type:
             self.fixed: dict[str, Any] = {}
             self.distributions: dict[str, Any] = {}
             self.configs: list[dict[str, Any]] = []  # params of each configuration drawn
+            self.drawn_from: list[int] = []  # the rung whose model proposed each one (-1: at random)
             self.results: list[list[tuple[int, float]]] = [[] for _ in self.rungs]  # per rung, in arrival order
             self.promoted: list[set[int]] = [set() for _ in self.rungs]  # configurations promoted from each rung
             self.trials: dict[str, tuple[int, int]] = {}  # trial_id -> (configuration, rung)
             self.best: dict[str, float] = {}  # trial_id -> best value so far
-            self.studies: dict[int, Any] = {}  # rung -> Optuna study told that rung's results
+            self.studies: dict[int, Any] = {}  # rung -> Optuna study told that rung's results (in `storage`, the run
+            #   folder's journal, where given)
             self.completed: set[str] = set()
             self.rng = np.random.default_rng(self.seed)
 
@@ -217,10 +224,10 @@ def budgeted_searcher_class() -> type:
             index, rung = self.trials[trial_id]
             self.results[rung].append((index, value))
             if not math.isnan(value):
-                self._tell(rung, self.configs[index], value)
+                self._tell(rung, self.configs[index], value, trial_id)
 
         def save(self, checkpoint_path: str) -> None:
-            state = {k: v for k, v in self.__dict__.items() if k != "studies"}
+            state = {k: v for k, v in self.__dict__.items() if k not in ("studies", "storage")}
             with open(checkpoint_path, "wb") as file:
                 pickle.dump(state, file)
 
@@ -233,7 +240,7 @@ def budgeted_searcher_class() -> type:
             for rung, results in enumerate(self.results):
                 for index, value in results:
                     if not math.isnan(value):
-                        self._tell(rung, self.configs[index], value)
+                        self._tell(rung, self.configs[index], value, self._trial_at(index, rung))
 
         # -- the parts
         def _trial(self, trial_id: str, index: int, rung: int, donor: str | None = None) -> dict[str, Any]:
@@ -259,12 +266,13 @@ def budgeted_searcher_class() -> type:
         def _draw(self) -> dict[str, Any]:
             """A new configuration: TPE on the highest rung with enough results, else (and a random share) random."""
             enough = max(self.min_points, len(self.distributions) + 1)
-            fitted = [r for r, results in enumerate(self.results)
-                      if sum(not math.isnan(v) for _, v in results) >= enough]
+            fitted = [r for r in range(len(self.rungs)) if len(self._results_told(r)) >= enough]
             draw_seed = self.seed + 7919 * len(self.configs)  # each draw seeded by its number: a restored searcher
             #   (whose studies are rebuilt from the results) draws what the saved one would have
             at_random = self.random_only or not fitted or self.rng.uniform() < self.random_fraction
-            study = self._study(-1 if at_random else max(fitted))
+            study = optuna.create_study(direction=select.optuna_direction(self._metric))  # proposals are not results
+            study.add_trials([] if at_random else self._results_told(max(fitted)))
+            self.drawn_from.append(-1 if at_random else max(fitted))
             params: dict[str, Any] = {}
             for attempt in range(REDRAWS):  # a configuration drawn before is evaluated already: draw again
                 seed = draw_seed + 104729 * attempt
@@ -278,18 +286,35 @@ def budgeted_searcher_class() -> type:
             return params
 
         def _study(self, rung: int) -> Any:
-            """The Optuna study told rung `rung`'s results (-1: the one random proposals are asked of)."""
+            """The Optuna study told rung `rung`'s results: in the run folder's journal where there is one (the full
+            budget's under the sweep's name, where a warm start tells earlier trials; a rung below under the name
+            and its budget), else in memory."""
             if rung not in self.studies:
-                self.studies[rung] = optuna.create_study(direction=select.optuna_direction(self._metric))
+                direction = select.optuna_direction(self._metric)
+                if self.storage is None:
+                    self.studies[rung] = optuna.create_study(direction=direction)
+                else:
+                    name = self.name if rung == len(self.rungs) - 1 else f"{self.name} rung {rung} " \
+                                                                          f"({self.rungs[rung]} epochs)"
+                    self.studies[rung] = optuna.create_study(storage=self.storage, study_name=name,
+                                                             direction=direction, load_if_exists=True)
             return self.studies[rung]
 
-        def _tell(self, rung: int, params: dict[str, Any], value: float) -> None:
-            self._study(rung).add_trial(optuna.trial.create_trial(params=params, distributions=self.distributions,
-                                                                  value=value))
+        def _results_told(self, rung: int) -> list[Any]:
+            return self._study(rung).get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+        def _tell(self, rung: int, params: dict[str, Any], value: float, trial_id: str) -> None:
+            """Rung `rung`'s result of trial `trial_id`, once (a journal may hold it already: told before a kill)."""
+            study = self._study(rung)
+            if any(t.user_attrs.get(TRIAL_ATTR) == trial_id for t in study.get_trials(deepcopy=False)):
+                return
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=self.distributions, value=value,
+                                                      user_attrs={TRIAL_ATTR: trial_id,
+                                                                  EPOCHS_ATTR: self.rungs[rung]}))
 
     return BudgetedSearcher
 
 
 def budgeted(sweep: Sweep, storage: Any = None) -> Any:
-    """SEARCHES["budgeted"]. The Optuna journal is not kept (its rungs' studies live in the searcher's checkpoint)."""
-    return budgeted_searcher_class()(sweep)
+    """SEARCHES["budgeted"]; `storage`: the run folder's Optuna journal, which keeps a study per rung."""
+    return budgeted_searcher_class()(sweep, storage)

@@ -25,7 +25,7 @@ from tuner import runfolder, runspec, select
 from tuner.errors import UserError
 from tuner.runfolder import HISTORY_FILE, SPEC_FILE, TRIALS_FILE, format_value, key_parts
 from tuner.search.optuna_search import study_name
-from tuner.search.searches import OPTUNA_SEARCHES
+from tuner.search.searches import BUDGETED_SEARCHES, OPTUNA_SEARCHES
 from tuner.status import CUT_SHORT, ENDED_BY_ITSELF
 
 COMPLETE_STATUSES = ENDED_BY_ITSELF  # told COMPLETE with their best value
@@ -81,9 +81,9 @@ def check_runs(locations: list[str]) -> list[Path]:
 
 def collect(sweep: Any, folders: list[Path]) -> WarmStart:
     """Every trial of `folders` the new sweep's space could have proposed, with why each other one was left out."""
-    if sweep.search not in OPTUNA_SEARCHES:
-        raise UserError(f"--warm-start needs an Optuna search (search={sweep.search!r} learns nothing from earlier "
-                        f"trials); use search='optuna'")
+    if sweep.search not in OPTUNA_SEARCHES | BUDGETED_SEARCHES:
+        raise UserError(f"--warm-start needs an Optuna or a budgeted search (search={sweep.search!r} learns nothing "
+                        f"from earlier trials); use search='optuna'")
     if sweep.objectives:
         raise UserError("--warm-start applies to single-objective sweeps")
     fixed = sweep.fixed_config()

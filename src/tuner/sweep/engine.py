@@ -244,8 +244,9 @@ def tracking_callbacks(options: RunOptions, phase: str, run_dir: Path | None = N
 
 
 def study_storage(sweep: Sweep, run_dir: Path) -> Any:
-    """An Optuna search's study lives in the run folder (optuna-dashboard reads it; --resume continues it)."""
-    return journal_storage(run_dir) if sweep.search in search.OPTUNA_SEARCHES else None
+    """An Optuna search's study, and a budgeted search's study per rung, live in the run folder (optuna-dashboard
+    reads them; --resume and a warm start continue them)."""
+    return journal_storage(run_dir) if sweep.search in search.OPTUNA_SEARCHES | search.BUDGETED_SEARCHES else None
 
 
 def start_tracking(sweep: Sweep, run_dir: Path, options: RunOptions) -> None:
