@@ -72,3 +72,32 @@ sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-3
         last = printed.strip().splitlines()[-1]
         assert ended_by == "completed" and (proc.returncode == 0 or last == "interrupted" or
                                             "while exiting: the command had finished" in last), printed
+
+
+@pytest.mark.parametrize("entry", [["tuner.sweep"], ["tuner.cli", "sweep"]])
+def test_a_signal_just_after_the_sweep_returned_is_its_interrupt_not_nothing_was_run(tmp_path, entry):
+    """The window the test above hits by chance (a clean-clone CI run did), made certain: SIGINT the moment the
+    sweep's main has returned, its handlers put back. `python -m tuner.sweep` put back the handler of its imports
+    and said "interrupted (SIGINT) while starting: nothing was run or written" after a completed run."""
+    path = write_sweep(tmp_path, f"""
+sweep = Sweep(data="synthetic", fixed={TINY}, space={{"lr": tune.loguniform(1e-3, 1e-1)}}, num_samples=1,
+              max_epochs=1)
+""")
+    out = tmp_path / "run"
+    code = f"""
+import os, runpy, signal, sys
+import tuner.sweep.cli as cli
+real = cli.main
+def main(argv=None):
+    code = real(argv)
+    os.kill(os.getpid(), signal.SIGINT)
+    return code
+cli.main = main
+sys.argv = ["tuner", *{entry[1:]!r}, {str(path)!r}, "--results", {str(out)!r}, "--no-dashboard", "--no-report"]
+runpy.run_module({entry[0]!r}, run_name="__main__", alter_sys=True)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    printed = done.stdout + done.stderr
+    assert done.returncode == 130, printed[-3000:]
+    assert "while starting" not in printed and "Traceback" not in printed, printed[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == "interrupted" and (out / "best.json").exists()

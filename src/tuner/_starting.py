@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 
 _MOMENT = {"now": "starting"}  # or "exiting": what the command had done when a signal came
@@ -38,6 +38,20 @@ def install(command: str) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+
+def finish(run: Callable[[], int], command: str) -> int:
+    """An entry point: `run` (the command, its own signal handling inside), then `exiting`. A signal that lands after
+    the command restored the handlers it found and before `exiting` installs its own is the command's interrupt
+    (run_cli's one line and 130), not a traceback or a claim that nothing was run."""
+    try:
+        code = run()
+        exiting(command)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        code = 130
+        exiting(command)
+    return code
 
 
 def exiting(command: str) -> None:

@@ -46,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> int:
     """The `tuner` script: main, then a signal while Python and Ray shut down is one line and exit 130."""
-    code = main()
-    _starting.exiting("tuner")
-    return code
+    return _starting.finish(main, "tuner")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,5 @@ from tuner.errors import run_cli  # noqa: E402
 from tuner.sweep.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    code = run_cli(main)
-    _starting.exiting("python -m tuner.sweep")
-    sys.exit(code)
+    _starting.done()  # imported: from here the command's own handling (run_cli's one line and 130)
+    sys.exit(_starting.finish(lambda: run_cli(main), "python -m tuner.sweep"))
