@@ -6,13 +6,13 @@ each at seven half-decade learning rates from 1e-4 to .1, with a one-cycle or a 
 A dense grid recorded once so that searches can be replayed against its learning curves
 (`python -m tuner.replay benchmarks/tables/h1_mnist_onecycle.tar.gz`).
 
-Budget: 3 optimizers x 7 learning rates x 2 schedules x 2 seeds = 84 trials x 10 epochs = 840 trial-epochs at most;
-recorded, then packed:
+Budget: 3 optimizers x 7 learning rates x 2 schedules x 2 seeds = 84 trials x 10 epochs = 840 trial-epochs at most
+(767 s on the 2-core AMD EPYC while replays ran beside it); recorded, then packed:
     python -m tuner.sweep sweeps/tables/h1_mnist_onecycle.py --results runs/tables/h1_mnist_onecycle --no-report
     python -m tuner.tables pack runs/tables/h1_mnist_onecycle benchmarks/tables/h1_mnist_onecycle.tar.gz
 
 Its budgeted versions (`--budgets benchmarks/tables/h1_mnist_onecycle_budgets`): the same file at 1 and 3 epochs,
-each trial's schedule laid over its own epochs:
+each trial's schedule laid over its own epochs (58 s and 171 s):
     for E in 1 3; do
         python -m tuner.sweep sweeps/tables/h1_mnist_onecycle.py --max-epochs $E \
             --results runs/tables/h1_mnist_onecycle_e$E --no-report
